@@ -1,0 +1,19 @@
+import {Args, Flags} from '@oclif/core'
+import {PolicyCommand} from '../../lib/cli/policy-command.js'
+import type {AnyFlags} from '../../lib/cli/base.js'
+import {writeNote} from '../../lib/cli/output.js'
+import {readDocument} from '../../lib/policy/document.js'
+
+export default class PolicyImport extends PolicyCommand {
+  static override summary = 'Create every object of a policy document (JSON or YAML) in one transaction: all or nothing'
+  static override baseFlags = {store: PolicyCommand.baseFlags.store}
+  static override args = {file: Args.string({required: true, description: 'Document from `hnv policy export`, or - for standard input'})}
+  static override flags = {
+    replace: Flags.boolean({description: 'Remove the current policy first, so the store holds exactly the document'}),
+  }
+
+  async execute(flags: AnyFlags, args: AnyFlags): Promise<void> {
+    const counts = this.service(flags).importPolicy(await readDocument(args.file), flags.replace)
+    writeNote(`imported ${Object.entries(counts).map(([kind, n]) => `${n} ${kind}`).join(', ')}`)
+  }
+}

@@ -1,0 +1,192 @@
+// The policy store: one SQLite file per host (WAL, busy timeout), one IMMEDIATE transaction per command,
+// and a revision counter every committed change increments (the engine polls it to know when to reload).
+import {mkdirSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {dirname, join} from 'node:path'
+import Database from 'better-sqlite3'
+import {StoreError} from '../cli/errors.js'
+
+/** PRAGMA application_id of an hnv store: 'HNV1' in ASCII, so `file` and we can tell it from other SQLite files. */
+export const APPLICATION_ID = 0x484e5631
+
+/**
+ * Schema migrations, in order; migration i brings user_version from i to i + 1. Never edit a released one:
+ * add the next. Migration 1 is the first release's schema.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+   INSERT INTO revision VALUES (1, 0);
+   CREATE TABLE lookup_records (
+     id INTEGER PRIMARY KEY,
+     customer_address TEXT NOT NULL,
+     virtual_subnet_id INTEGER NOT NULL,
+     mac_address TEXT NOT NULL,
+     provider_address TEXT NOT NULL,
+     customer_id TEXT,
+     context TEXT,
+     rule TEXT NOT NULL,
+     vm_name TEXT,
+     use_vm_mac_address INTEGER NOT NULL DEFAULT 0,
+     type TEXT NOT NULL
+   );
+   -- A CA is unique per VSID, except wildcard records (0.0.0.0 / ::), which are unique per VSID and MAC.
+   CREATE UNIQUE INDEX lookup_records_vsid_ca ON lookup_records (virtual_subnet_id, customer_address)
+     WHERE type IN ('Static', 'Dynamic');
+   CREATE UNIQUE INDEX lookup_records_vsid_ca_mac ON lookup_records (virtual_subnet_id, customer_address, mac_address)
+     WHERE type IN ('L2Only', 'GatewayWildcard');
+   CREATE INDEX lookup_records_ca ON lookup_records (customer_address);
+   CREATE INDEX lookup_records_pa ON lookup_records (provider_address);
+   CREATE INDEX lookup_records_mac ON lookup_records (mac_address);
+   CREATE TABLE customer_routes (
+     id INTEGER PRIMARY KEY,
+     routing_domain_id TEXT NOT NULL,
+     virtual_subnet_id INTEGER NOT NULL,
+     destination_prefix TEXT NOT NULL,
+     next_hop TEXT NOT NULL,
+     metric INTEGER NOT NULL,
+     UNIQUE (routing_domain_id, virtual_subnet_id, destination_prefix, next_hop)
+   );
+   CREATE INDEX customer_routes_vsid ON customer_routes (virtual_subnet_id);
+   CREATE INDEX customer_routes_prefix ON customer_routes (destination_prefix);
+   CREATE TABLE provider_addresses (
+     id INTEGER PRIMARY KEY,
+     provider_address TEXT NOT NULL UNIQUE,
+     interface_index INTEGER NOT NULL,
+     prefix_length INTEGER NOT NULL,
+     vlan_id INTEGER NOT NULL DEFAULT 0,
+     address_state TEXT NOT NULL DEFAULT 'Preferred',
+     mac_address TEXT,
+     managed_by_cluster INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE TABLE provider_routes (
+     id INTEGER PRIMARY KEY,
+     interface_index INTEGER NOT NULL,
+     destination_prefix TEXT NOT NULL,
+     next_hop TEXT NOT NULL,
+     metric INTEGER NOT NULL,
+     UNIQUE (interface_index, destination_prefix, next_hop)
+   );
+   CREATE TABLE global_settings (id INTEGER PRIMARY KEY CHECK (id = 1), use_external_router INTEGER NOT NULL);
+   INSERT INTO global_settings VALUES (1, 0);
+   CREATE TABLE vm_network_adapters (
+     id INTEGER PRIMARY KEY,
+     vm_name TEXT NOT NULL,
+     name TEXT NOT NULL,
+     mac_address TEXT NOT NULL UNIQUE,
+     virtual_subnet_id INTEGER NOT NULL DEFAULT 0,
+     switch_name TEXT,
+     interface_name TEXT NOT NULL UNIQUE,
+     UNIQUE (vm_name COLLATE NOCASE, name COLLATE NOCASE)
+   );
+   CREATE INDEX vm_network_adapters_vsid ON vm_network_adapters (virtual_subnet_id);`,
+]
+
+export const SCHEMA_VERSION = MIGRATIONS.length
+
+/** /var/lib/hnv/policy.db for root, else $XDG_STATE_HOME/hnv/policy.db; --store and HNV_STORE override. */
+export function defaultStorePath(env: NodeJS.ProcessEnv = process.env): string {
+  if (process.getuid?.() === 0) return '/var/lib/hnv/policy.db'
+  const stateHome = env.XDG_STATE_HOME || join(homedir(), '.local', 'state')
+  return join(stateHome, 'hnv', 'policy.db')
+}
+
+export class PolicyStore {
+  private constructor(readonly db: Database.Database, readonly path: string) {}
+
+  /** Opens (creating on first use) the store at path; ':memory:' gives a private in-memory store for tests. */
+  static open(path: string): PolicyStore {
+    let db: Database.Database
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(path), {recursive: true})
+      db = new Database(path)
+    } catch (error) {
+      throw new StoreError(`cannot open policy store ${path}: ${(error as Error).message}`)
+    }
+    const store = new PolicyStore(db, path)
+    try {
+      store.prepare()
+    } catch (error) {
+      db.close()
+      if (error instanceof StoreError) throw error
+      const code = (error as {code?: string}).code
+      if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+        throw new StoreError(`${path} is not an hnv policy store (not an SQLite database); give another --store path`)
+      }
+      throw new StoreError(`cannot open policy store ${path}: ${(error as Error).message}`)
+    }
+    return store
+  }
+
+  private prepare(): void {
+    this.db.pragma('busy_timeout = 10000')
+    this.checkIdentity()
+    if (this.userVersion() === SCHEMA_VERSION) return
+    // Creation and migration race with other processes opening the same new file: decide under the write lock.
+    if (this.path !== ':memory:') this.db.pragma('journal_mode = WAL')
+    this.db.transaction(() => {
+      this.checkIdentity()
+      const from = this.userVersion()
+      for (let version = from; version < SCHEMA_VERSION; version++) this.db.exec(MIGRATIONS[version])
+      this.db.pragma(`application_id = ${APPLICATION_ID}`)
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`)
+    }).immediate()
+  }
+
+  private userVersion(): number {
+    return this.db.pragma('user_version', {simple: true}) as number
+  }
+
+  private checkIdentity(): void {
+    const applicationId = this.db.pragma('application_id', {simple: true}) as number
+    const version = this.userVersion()
+    if (applicationId === 0 && version === 0) {
+      const tables = this.db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as {n: number}
+      if (tables.n === 0) return // a new, empty file: ours to initialise
+    }
+    if (applicationId !== APPLICATION_ID) {
+      throw new StoreError(`${this.path} is not an hnv policy store (another SQLite database); give another --store path`)
+    }
+    if (version > SCHEMA_VERSION) {
+      throw new StoreError(`${this.path} has schema version ${version}, newer than this hnv understands (up to ${SCHEMA_VERSION}); upgrade hnv`)
+    }
+  }
+
+  /** The revision: how many changes have been committed. One indexed row read. */
+  revision(): number {
+    return (this.db.prepare('SELECT value FROM revision WHERE id = 1').get() as {value: number}).value
+  }
+
+  /**
+   * Runs fn in one IMMEDIATE transaction (it takes the write lock up front, so concurrent writers queue on
+   * the busy timeout instead of failing on upgrade), bumping the revision when fn changed anything.
+   * Anything fn throws rolls everything back.
+   */
+  write<T>(fn: () => T): T {
+    return this.db.transaction(() => {
+      const before = this.db.prepare('SELECT total_changes() AS n').get() as {n: number}
+      const result = fn()
+      const after = this.db.prepare('SELECT total_changes() AS n').get() as {n: number}
+      if (after.n !== before.n) this.db.prepare('UPDATE revision SET value = value + 1 WHERE id = 1').run()
+      return result
+    }).immediate()
+  }
+
+  /** Runs fn in a transaction that is always rolled back: -WhatIf does the real work and keeps none of it. */
+  dryRun<T>(fn: () => T): T {
+    let result: T | undefined
+    const rollback = new Error('dry run')
+    try {
+      this.db.transaction(() => {
+        result = fn()
+        throw rollback
+      }).immediate()
+    } catch (error) {
+      if (error !== rollback) throw error
+    }
+    return result as T
+  }
+
+  close(): void {
+    this.db.close()
+  }
+}
