@@ -48,7 +48,7 @@ function renderList(result: Result): string {
 function renderTable(result: Result): string {
   if (result.rows.length === 0) return ''
   const none = {top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' '}
-  const table = new Table({head: result.columns, chars: none, style: {head: [], border: [], 'padding-left': 0, 'padding-right': 1}})
+  const table = new Table({head: result.columns, chars: none, style: {head: [], border: [], 'padding-left': 0, 'padding-right': 0}})
   table.push(result.columns.map((c) => '-'.repeat(c.length)))
   for (const row of result.rows) table.push(result.columns.map((c) => displayValue(row[c] ?? null)))
   return table.toString().split('\n').map((line) => line.trimEnd()).join('\n') + '\n'

@@ -26,3 +26,23 @@ export function readPreferences(): Preferences {
   }
   return cached
 }
+
+export const PREFERENCE_KEYS = ['output', 'store'] as const
+export type PreferenceKey = (typeof PREFERENCE_KEYS)[number]
+
+/** Writes go through conf: it validates against the schema and replaces the file atomically. */
+export async function writePreference(key: PreferenceKey, value: string | undefined): Promise<Preferences> {
+  const {default: Conf} = await import('conf')
+  const conf = new Conf<Preferences>({
+    projectName: 'hnv',
+    cwd: preferencesDir(),
+    schema: {
+      output: {type: 'string', enum: ['table', 'list', 'json', 'csv']},
+      store: {type: 'string', minLength: 1},
+    },
+  })
+  if (value === undefined) conf.delete(key)
+  else conf.set(key, value)
+  cached = undefined
+  return conf.store
+}

@@ -59,7 +59,7 @@ export const lookupRecord: KindSpec = {
     prop('Rule', 'rule', {kind: 'enum', values: RULES}, `How packets are translated: ${RULES.join(', ')}`, {create: 'mandatory', settable: true}),
     prop('VMName', 'vm_name', {kind: 'string'}, 'Name of the VM that owns the address', {settable: true}),
     prop('UseVmMACAddress', 'use_vm_mac_address', {kind: 'bool'}, 'Keep the VM\'s MAC on the wire (TranslationMethodNat only)', {settable: true, default: false}),
-    prop('Type', 'type', {kind: 'enum', values: RECORD_TYPES}, `Record type: ${RECORD_TYPES.join(', ')} (default Static; a 0.0.0.0/:: CA without -Type is GatewayWildcard)`),
+    prop('Type', 'type', {kind: 'enum', values: RECORD_TYPES}, `Record type: ${RECORD_TYPES.join(', ')} (default Static; a 0.0.0.0/:: CA without -Type is GatewayWildcard)`, {default: 'Static'}),
   ],
   complete(object, given) {
     if (!given.has('Type')) object.Type = isUnspecified(parseIp(String(object.CustomerAddress))) ? 'GatewayWildcard' : 'Static'
@@ -225,10 +225,10 @@ export const vmNetworkAdapter: KindSpec = {
   properties: [
     prop('VMName', 'vm_name', {kind: 'string'}, 'Name of the VM', {create: 'mandatory', select: true, key: true}),
     prop('Name', 'name', {kind: 'string'}, 'Name of the adapter within the VM', {select: true, key: true, default: 'Network Adapter'}),
-    prop('MacAddress', 'mac_address', {kind: 'mac'}, 'The adapter\'s MAC (allocated from 00155D000001 upward when not given)', {param: 'StaticMacAddress', settable: true}),
+    prop('MacAddress', 'mac_address', {kind: 'mac'}, 'The adapter\'s MAC (allocated from 00155D000001 upward when not given)', {param: 'StaticMacAddress', settable: true, allocated: true}),
     prop('VirtualSubnetId', 'virtual_subnet_id', {kind: 'uint', min: 0, max: VSID_MAX}, `Virtual subnet of the port: ${VSID_MIN}..${VSID_MAX}, or 0 for not virtualized`, {settable: true, default: 0}),
     prop('SwitchName', 'switch_name', {kind: 'string'}, 'Name of the virtual switch', {settable: true}),
-    prop('InterfaceName', 'interface_name', {kind: 'string'}, 'The Linux TAP interface the engine creates for the adapter (default hnv<hex>)', {settable: true}),
+    prop('InterfaceName', 'interface_name', {kind: 'string'}, 'The Linux TAP interface the engine creates for the adapter (default hnv-<vm name>)', {settable: true, allocated: true}),
   ],
   complete(object, _given, ctx) {
     if (object.MacAddress === null) object.MacAddress = allocateMac(ctx)

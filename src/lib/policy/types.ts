@@ -28,6 +28,8 @@ export interface PropertySpec {
   /** How New treats it: mandatory, optional (with default), or not a New parameter (computed). */
   create: 'mandatory' | 'optional' | 'no'
   default?: Value
+  /** Filled by the kind's complete() when not given (allocated MACs, interface names): never null. */
+  allocated?: boolean
   /** A Get/Remove filter (array, wildcards on text). */
   filter?: boolean
   /** Set selects objects by it. */

@@ -1,0 +1,5 @@
+// Regenerates schema/*.json from the kind declarations (run after a deliberate change to the JSON contract).
+import {writeFileSync} from 'node:fs'
+import {allSchemas} from '../src/lib/policy/schema.js'
+
+for (const [file, schema] of Object.entries(allSchemas())) writeFileSync(`schema/${file}`, JSON.stringify(schema, null, 2) + '\n')
