@@ -14,6 +14,7 @@ export default class PolicyImport extends PolicyCommand {
 
   async execute(flags: AnyFlags, args: AnyFlags): Promise<void> {
     const counts = this.service(flags).importPolicy(await readDocument(args.file), flags.replace)
-    writeNote(`imported ${Object.entries(counts).map(([kind, n]) => `${n} ${kind}`).join(', ')}`)
+    const imported = Object.entries(counts).filter(([, n]) => n > 0)
+    writeNote(`imported ${imported.length > 0 ? imported.map(([kind, n]) => `${n} ${kind}`).join(', ') : 'nothing'}`)
   }
 }

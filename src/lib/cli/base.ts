@@ -71,6 +71,8 @@ export abstract class HnvCommand extends Command {
     }
     writeError(this.spellParameters(message))
     process.exitCode = code
+    // The error is reported; oclif's development-mode "did not parse its arguments" warning would be noise.
+    this.parsed = true
   }
 
   /** Messages name parameters as PowerShell does; a topic-form user sees the flags they typed instead. */

@@ -1,6 +1,6 @@
 // The only place hnv writes to the terminal. stdout carries the result alone (so `--json | jq` and CSV
 // redirection stay clean); notes, warnings and errors go to stderr.
-import Table from 'cli-table3'
+import {createRequire} from 'node:module'
 import type {PolicyObject} from '../policy/types.js'
 import {displayValue} from '../policy/values.js'
 
@@ -48,6 +48,8 @@ function renderList(result: Result): string {
 function renderTable(result: Result): string {
   if (result.rows.length === 0) return ''
   const none = {top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' '}
+  // Loaded on first use: JSON, CSV and list output (scripts, cmdlet form) never pay for it.
+  const Table = createRequire(import.meta.url)('cli-table3') as typeof import('cli-table3')
   const table = new Table({head: result.columns, chars: none, style: {head: [], border: [], 'padding-left': 0, 'padding-right': 0}})
   table.push(result.columns.map((c) => '-'.repeat(c.length)))
   for (const row of result.rows) table.push(result.columns.map((c) => displayValue(row[c] ?? null)))

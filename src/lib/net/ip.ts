@@ -1,6 +1,11 @@
 // IP addresses and prefixes as the policy stores them: strict parsing (no classful "10.1", no octal
 // "010.0.0.1"), one canonical text form (RFC 5952 for IPv6) so equality is string equality.
-import ipaddr from 'ipaddr.js'
+import {createRequire} from 'node:module'
+import type * as IpAddrJs from 'ipaddr.js'
+
+// ipaddr.js is needed for IPv6 only; commands that handle IPv4 alone never load it.
+let loaded: typeof IpAddrJs | undefined
+const ipaddr = (): typeof IpAddrJs => (loaded ??= createRequire(import.meta.url)('ipaddr.js') as typeof IpAddrJs)
 
 export type Family = 4 | 6
 
@@ -22,14 +27,15 @@ export interface IpPrefix {
 /** Thrown by the parsers; callers add which parameter the value came from. */
 export class AddressError extends Error {}
 
+/** A strict dotted quad is already canonical: checked here without ipaddr.js, which imports of 100k records feel. */
+const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/
+
 export function parseIp(text: string): IpAddress {
   const value = text.trim()
-  if (ipaddr.IPv4.isValidFourPartDecimal(value)) {
-    const parsed = ipaddr.IPv4.parse(value)
-    return {family: 4, text: parsed.toString(), bytes: parsed.toByteArray()}
-  }
-  if (value.includes(':') && ipaddr.IPv6.isValid(value) && !value.includes('%')) {
-    const parsed = ipaddr.IPv6.parse(value)
+  const quad = DOTTED_QUAD.exec(value)
+  if (quad) return {family: 4, text: value, bytes: [Number(quad[1]), Number(quad[2]), Number(quad[3]), Number(quad[4])]}
+  if (value.includes(':') && ipaddr().IPv6.isValid(value) && !value.includes('%')) {
+    const parsed = ipaddr().IPv6.parse(value)
     return {family: 6, text: parsed.toRFC5952String(), bytes: parsed.toByteArray()}
   }
   throw new AddressError(`'${text}' is not an IPv4 address (four decimal octets 0-255) or an IPv6 address`)
@@ -88,5 +94,5 @@ function networkBytes(bytes: number[], length: number): number[] {
 }
 
 function bytesToText(family: Family, bytes: number[]): string {
-  return family === 4 ? ipaddr.fromByteArray(bytes).toString() : (ipaddr.fromByteArray(bytes) as ipaddr.IPv6).toRFC5952String()
+  return family === 4 ? bytes.join('.') : (ipaddr().fromByteArray(bytes) as IpAddrJs.IPv6).toRFC5952String()
 }

@@ -84,7 +84,7 @@ export const lookupRecord: KindSpec = {
       if (twin) conflict(`a ${type} lookup record for MACAddress ${object.MACAddress} in VirtualSubnetID ${vsidValue} already exists`)
       return
     }
-    const existing = statement(ctx.db, 'SELECT mac_address AS mac, provider_address AS pa FROM lookup_records WHERE virtual_subnet_id = ? AND customer_address = ? AND id != ?').get(vsidValue, ca, self) as {mac: string; pa: string} | undefined
+    const existing = statement(ctx.db, "SELECT mac_address AS mac, provider_address AS pa FROM lookup_records WHERE virtual_subnet_id = ? AND customer_address = ? AND type IN ('Static', 'Dynamic') AND id != ?").get(vsidValue, ca, self) as {mac: string; pa: string} | undefined
     if (existing) {
       conflict(`a lookup record for CustomerAddress ${ca} in VirtualSubnetID ${vsidValue} already exists (MACAddress ${existing.mac}, ProviderAddress ${existing.pa}); change it with Set-NetVirtualizationLookupRecord or remove it first`)
     }

@@ -149,8 +149,7 @@ export class PolicyService {
     const ctx = {db: this.store.db}
     kind.complete?.(object, given, ctx)
     kind.check?.(object, ctx, null)
-    statement(this.store.db, `INSERT INTO ${kind.table} (${kind.properties.map((p) => p.column).join(', ')}) VALUES (${kind.properties.map(() => '?').join(', ')})`)
-      .run(...kind.properties.map((p) => toColumn(object[p.name])))
+    statement(this.store.db, insertSql(kind)).run(...kind.properties.map((p) => toColumn(object[p.name])))
     return object
   }
 
@@ -204,12 +203,33 @@ function asDocument(document: unknown): PolicyDocument {
   return document as PolicyDocument
 }
 
+const insertSqls = new WeakMap<KindSpec, string>()
+
+function insertSql(kind: KindSpec): string {
+  let sql = insertSqls.get(kind)
+  if (!sql) insertSqls.set(kind, (sql = `INSERT INTO ${kind.table} (${kind.properties.map((p) => p.column).join(', ')}) VALUES (${kind.properties.map(() => '?').join(', ')})`))
+  return sql
+}
+
+const propertyIndexes = new WeakMap<KindSpec, Map<string, PropertySpec>>()
+
+/** A kind's properties by lowercase property or parameter name (JSON keys are matched case-insensitively). */
+function propertyIndex(kind: KindSpec): Map<string, PropertySpec> {
+  let index = propertyIndexes.get(kind)
+  if (!index) {
+    index = new Map(kind.properties.flatMap((p) => [[p.name.toLowerCase(), p], [paramName(p).toLowerCase(), p]]))
+    propertyIndexes.set(kind, index)
+  }
+  return index
+}
+
 /** Objects read back (JSON from Get, export files) carry property names; New and Set take parameter names. */
 function propertiesToParams(kind: KindSpec, item: unknown): RawInput {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new PolicyError(`expected a ${kind.name} object, got ${JSON.stringify(item)}`)
   const params: RawInput = {}
+  const index = propertyIndex(kind)
   for (const [key, value] of Object.entries(item)) {
-    const property = kind.properties.find((p) => p.name.toLowerCase() === key.toLowerCase() || paramName(p).toLowerCase() === key.toLowerCase())
+    const property = index.get(key.toLowerCase())
     if (!property) throw new PolicyError(`${kind.name} has no property '${key}'; allowed: ${kind.properties.map((p) => p.name).join(', ')}`)
     // Computed properties (AddressState, ManagedByCluster) are shown but not set by New.
     if (property.create !== 'no') params[paramName(property)] = value

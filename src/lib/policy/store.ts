@@ -30,10 +30,10 @@ const MIGRATIONS: readonly string[] = [
      type TEXT NOT NULL
    );
    -- A CA is unique per VSID, except wildcard records (0.0.0.0 / ::), which are unique per VSID and MAC.
+   -- The full (VSID, CA, MAC) index also serves -VirtualSubnetID filters; a partial index cannot.
+   CREATE UNIQUE INDEX lookup_records_vsid_ca_mac ON lookup_records (virtual_subnet_id, customer_address, mac_address);
    CREATE UNIQUE INDEX lookup_records_vsid_ca ON lookup_records (virtual_subnet_id, customer_address)
      WHERE type IN ('Static', 'Dynamic');
-   CREATE UNIQUE INDEX lookup_records_vsid_ca_mac ON lookup_records (virtual_subnet_id, customer_address, mac_address)
-     WHERE type IN ('L2Only', 'GatewayWildcard');
    CREATE INDEX lookup_records_ca ON lookup_records (customer_address);
    CREATE INDEX lookup_records_pa ON lookup_records (provider_address);
    CREATE INDEX lookup_records_mac ON lookup_records (mac_address);
@@ -119,6 +119,8 @@ export class PolicyStore {
 
   private prepare(): void {
     this.db.pragma('busy_timeout = 10000')
+    // Large imports insert into five indexes in random key order: a 64 MiB page cache keeps them in memory.
+    this.db.pragma('cache_size = -65536')
     this.checkIdentity()
     if (this.userVersion() === SCHEMA_VERSION) return
     // Creation and migration race with other processes opening the same new file: decide under the write lock.
