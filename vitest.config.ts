@@ -5,7 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Integration tests build network namespaces and spawn the CLI: keep them in one worker at a time.
-    poolOptions: {forks: {singleFork: false}},
+    // The closing line CI reads: "N passed, N failed, N skipped".
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 })

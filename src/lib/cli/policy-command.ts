@@ -97,13 +97,9 @@ function selectionOf(kind: KindSpec, flags: AnyFlags, which: (p: PropertySpec) =
   return {inputObjects: readInputObjects(flags['input-object'])}
 }
 
-function title(kind: KindSpec): string {
-  return kebab(kind.name).replace(/-/g, ' ')
-}
-
 export function newCommand(kind: KindSpec, verb = 'New') {
   return class extends PolicyCommand {
-    static override summary = `${verb === 'New' ? 'Create' : 'Add'} a ${title(kind)} (${verb}-${kind.noun})`
+    static override summary = `${verb === 'New' ? 'Create' : 'Add'} a ${kind.label[0]} (${verb}-${kind.noun})`
     static override aliases = [`${verb}-${kind.noun}`]
     static override flags = {...flagsOf(kind.properties.filter((p) => p.create !== 'no'), false), 'what-if': whatIf, confirm}
     static override psNames = psNamesOf(kind)
@@ -117,7 +113,7 @@ export function newCommand(kind: KindSpec, verb = 'New') {
 
 export function getCommand(kind: KindSpec) {
   return class extends PolicyCommand {
-    static override summary = `List ${title(kind)}s, optionally filtered (Get-${kind.noun})`
+    static override summary = `List ${kind.label[1]}, optionally filtered (Get-${kind.noun})`
     static override aliases = [`Get-${kind.noun}`]
     static override flags = {...flagsOf(kind.properties.filter((p) => p.filter), true), 'error-action': errorAction}
     static override psNames = psNamesOf(kind)
@@ -131,7 +127,7 @@ export function getCommand(kind: KindSpec) {
 
 export function setCommand(kind: KindSpec) {
   return class extends PolicyCommand {
-    static override summary = `Change ${title(kind)}s selected by filters or -InputObject (Set-${kind.noun})`
+    static override summary = `Change ${kind.label[1]} selected by filters or -InputObject (Set-${kind.noun})`
     static override aliases = [`Set-${kind.noun}`]
     static override flags = {
       ...flagsOf(kind.properties.filter((p) => p.select), true),
@@ -157,7 +153,7 @@ export function setCommand(kind: KindSpec) {
 
 export function removeCommand(kind: KindSpec, filterBy: (p: PropertySpec) => boolean | undefined = (p) => p.filter) {
   return class extends PolicyCommand {
-    static override summary = `Remove ${title(kind)}s selected by filters or -InputObject; no filter removes all (Remove-${kind.noun})`
+    static override summary = `Remove ${kind.label[1]} selected by filters or -InputObject; no filter removes all (Remove-${kind.noun})`
     static override aliases = [`Remove-${kind.noun}`]
     static override flags = {
       ...flagsOf(kind.properties.filter(filterBy), true),

@@ -52,6 +52,8 @@ export interface KindSpec {
   noun: string
   /** The CIM class, named by PowerShell's not-found message. */
   cimClass: string
+  /** What people call one and several of them: ['lookup record', 'lookup records']. */
+  label: [string, string]
   /** The topic of the topic form: lookup-record. */
   topic: string
   /** The key of this kind in `hnv policy export` documents. */
