@@ -1,4 +1,6 @@
 // The classic two-host, two-tenant demo (reference/hnv.md §6) with 198.51.100.0/24 provider addresses.
+import {join} from 'node:path'
+import {tempDir} from './cli.js'
 import {PolicyService} from '../../src/lib/policy/service.js'
 import {PolicyStore} from '../../src/lib/policy/store.js'
 import {customerRoute, lookupRecord, providerAddress} from '../../src/lib/policy/kinds.js'
@@ -21,6 +23,16 @@ export function loadDemo(service: PolicyService): void {
   service.create(customerRoute, {RoutingDomainID: RED_RDID, VirtualSubnetID: 6001, DestinationPrefix: '10.0.0.0/24', NextHop: '0.0.0.0', Metric: 255})
   for (const record of DEMO_RECORDS) service.create(lookupRecord, {...record, Rule: 'TranslationMethodEncap'})
   service.create(providerAddress, {ProviderAddress: HOST1_PA, InterfaceIndex: 2, PrefixLength: 24})
+}
+
+/** A store file holding the demo, for tests that run the CLI. */
+export function demoStore(): {store: string; remove(): void} {
+  const dir = tempDir()
+  const store = join(dir.path, 'policy.db')
+  const opened = PolicyStore.open(store)
+  loadDemo(new PolicyService(opened))
+  opened.close()
+  return {store, remove: dir.remove}
 }
 
 export function demoService(): PolicyService {

@@ -55,6 +55,9 @@ const errorAction = Flags.option({options: ['Continue', 'SilentlyContinue', 'Ign
 /** Accepted so pasted scripts run; hnv never prompts. */
 const confirm = Flags.boolean({hidden: true, description: 'Accepted for PowerShell compatibility; hnv never asks'})
 
+/** What Set and Remove take besides their filters. */
+const changeFlags = {'input-object': inputObject, 'pass-thru': passThru, 'what-if': whatIf, confirm, 'error-action': errorAction}
+
 function propertyFlag(property: PropertySpec, multiple: boolean) {
   const required = property.create === 'mandatory' && !multiple ? ' (required)' : ''
   const description = property.description + required
@@ -132,11 +135,7 @@ export function setCommand(kind: KindSpec) {
     static override flags = {
       ...flagsOf(kind.properties.filter((p) => p.select), true),
       ...flagsOf(kind.properties.filter((p) => p.settable), false),
-      'input-object': inputObject,
-      'pass-thru': passThru,
-      'what-if': whatIf,
-      confirm,
-      'error-action': errorAction,
+      ...changeFlags,
     }
     static override psNames = psNamesOf(kind)
 
@@ -157,11 +156,7 @@ export function removeCommand(kind: KindSpec, filterBy: (p: PropertySpec) => boo
     static override aliases = [`Remove-${kind.noun}`]
     static override flags = {
       ...flagsOf(kind.properties.filter(filterBy), true),
-      'input-object': inputObject,
-      'pass-thru': passThru,
-      'what-if': whatIf,
-      confirm,
-      'error-action': errorAction,
+      ...changeFlags,
     }
     static override psNames = psNamesOf(kind)
 

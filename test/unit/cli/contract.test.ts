@@ -3,25 +3,20 @@
 // (`npm run schema`, `npm run snapshot`), never an accident.
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import Ajv from 'ajv'
+import {Ajv} from 'ajv'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {commandSnapshot} from '../../../scripts/command-snapshot.js'
-import {PolicyService} from '../../../src/lib/policy/service.js'
-import {PolicyStore} from '../../../src/lib/policy/store.js'
 import {allSchemas} from '../../../src/lib/policy/schema.js'
-import {ROOT, hnv, tempDir} from '../../support/cli.js'
-import {loadDemo} from '../../support/policy.js'
+import {ROOT, hnv} from '../../support/cli.js'
+import {demoStore} from '../../support/policy.js'
 
-const dir = tempDir()
-const store = join(dir.path, 'policy.db')
+const demo = demoStore()
+const store = demo.store
 beforeAll(async () => {
-  const opened = PolicyStore.open(store)
-  loadDemo(new PolicyService(opened))
-  opened.close()
   await hnv(store, 'Add-VMNetworkAdapter', 'Blue1', '-VirtualSubnetId', '5001')
   await hnv(store, 'New-NetVirtualizationProviderRoute', '-InterfaceIndex', '2', '-DestinationPrefix', '0.0.0.0/0', '-NextHop', '198.51.100.1')
 })
-afterAll(() => dir.remove())
+afterAll(() => demo.remove())
 
 const schemas = allSchemas()
 const ajv = new Ajv({allErrors: true, strict: true})

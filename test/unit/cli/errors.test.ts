@@ -1,20 +1,13 @@
 // Every bad input of the issue: one line naming the value and what is allowed, exit 1 (2 for usage),
 // and the store exactly as it was.
-import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {PolicyService} from '../../../src/lib/policy/service.js'
-import {PolicyStore} from '../../../src/lib/policy/store.js'
-import {hnv, tempDir} from '../../support/cli.js'
-import {BLUE_RDID, loadDemo} from '../../support/policy.js'
+import {dirname} from 'node:path'
+import {afterAll, describe, expect, it} from 'vitest'
+import {hnv} from '../../support/cli.js'
+import {BLUE_RDID, demoStore} from '../../support/policy.js'
 
-const dir = tempDir()
-const store = join(dir.path, 'policy.db')
-beforeAll(() => {
-  const opened = PolicyStore.open(store)
-  loadDemo(new PolicyService(opened))
-  opened.close()
-})
-afterAll(() => dir.remove())
+const demo = demoStore()
+const store = demo.store
+afterAll(() => demo.remove())
 
 const record = (over: Record<string, string>) => {
   const params = {CustomerAddress: '10.0.0.9', VirtualSubnetID: '5001', MACAddress: '060600000009', ProviderAddress: '198.51.100.11', Rule: 'TranslationMethodEncap', ...over}
@@ -70,7 +63,7 @@ describe('bad input', () => {
   })
 
   it('refuses a store file that is not an hnv database', async () => {
-    const run = await hnv(join(dir.path, '..'), 'lookup-record', 'get')
+    const run = await hnv(dirname(store), 'lookup-record', 'get')
     expect(run.code).toBe(1)
     expect(run.stderr).toMatch(/^hnv: cannot open policy store/)
   })

@@ -1,18 +1,10 @@
-import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {PolicyService} from '../../../src/lib/policy/service.js'
-import {PolicyStore} from '../../../src/lib/policy/store.js'
-import {hnv, tempDir} from '../../support/cli.js'
-import {loadDemo} from '../../support/policy.js'
+import {afterAll, describe, expect, it} from 'vitest'
+import {hnv} from '../../support/cli.js'
+import {demoStore} from '../../support/policy.js'
 
-const dir = tempDir()
-const store = join(dir.path, 'policy.db')
-beforeAll(() => {
-  const opened = PolicyStore.open(store)
-  loadDemo(new PolicyService(opened))
-  opened.close()
-})
-afterAll(() => dir.remove())
+const demo = demoStore()
+const store = demo.store
+afterAll(() => demo.remove())
 
 describe('output', () => {
   it('is a table for the topic form', async () => {
