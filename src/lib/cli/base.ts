@@ -1,7 +1,7 @@
 // The base of every hnv command: PowerShell argument translation, output format, the one place errors are
 // printed and exit codes chosen. Commands implement execute() and return a Result; they never print.
 import {Command, Flags, type Interfaces} from '@oclif/core'
-import {NotFoundReport, PolicyError, StoreError, UsageError} from './errors.js'
+import {PolicyError, StoreError, UsageError} from './errors.js'
 import {OUTPUT_FORMATS, type OutputFormat, type Result, render, writeError, writeResult} from './output.js'
 import {CMDLET_MARKER, type FlagShape, closest, pascalName, translateArguments} from './powershell.js'
 import {readPreferences} from './preferences.js'
@@ -40,9 +40,9 @@ export abstract class HnvCommand extends Command {
   }
 
   /** Reports PowerShell's non-terminating errors (objects a filter named but nothing matched): exit 1, the rest stands. */
-  protected report(notFound: NotFoundReport): void {
-    for (const message of notFound.messages) writeError(message)
-    if (notFound.messages.length > 0) process.exitCode = 1
+  protected report(notFound: string[]): void {
+    for (const message of notFound) writeError(message)
+    if (notFound.length > 0) process.exitCode = 1
   }
 
   private outputFormat(flags: AnyFlags): OutputFormat {

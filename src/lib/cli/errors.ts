@@ -16,8 +16,3 @@ export class UsageError extends Error {
 export class StoreError extends Error {
   readonly exitCode: number = 1
 }
-
-/** Some objects a filter named were not found; the rest of the command's work stands (PowerShell's non-terminating error). */
-export class NotFoundReport {
-  constructor(readonly messages: string[]) {}
-}

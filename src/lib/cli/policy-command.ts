@@ -7,7 +7,7 @@ import {PolicyStore, defaultStorePath} from '../policy/store.js'
 import type {KindSpec, PropertySpec} from '../policy/types.js'
 import {paramName} from '../policy/values.js'
 import {HnvCommand, type AnyFlags} from './base.js'
-import {NotFoundReport, UsageError} from './errors.js'
+import {UsageError} from './errors.js'
 import type {Result} from './output.js'
 import {readPreferences} from './preferences.js'
 
@@ -36,7 +36,7 @@ export abstract class PolicyCommand extends HnvCommand {
 
   /** Turns an outcome into output: not-found lines to stderr, -WhatIf lines, or the objects. */
   protected present(kind: KindSpec, verb: string, outcome: Outcome, flags: AnyFlags, show: boolean, single = false): Result | void {
-    if (!['SilentlyContinue', 'Ignore'].includes(flags['error-action'])) this.report(new NotFoundReport(outcome.notFound))
+    if (!['SilentlyContinue', 'Ignore'].includes(flags['error-action'])) this.report(outcome.notFound)
     if (flags['what-if']) {
       return {
         columns: ['Operation', 'Target'],
@@ -51,7 +51,7 @@ export abstract class PolicyCommand extends HnvCommand {
 const whatIf = Flags.boolean({description: 'Show what would change and write nothing'})
 const passThru = Flags.boolean({description: 'Print the objects changed (Set and Remove print nothing otherwise)'})
 const inputObject = Flags.string({description: 'Act on objects given as JSON (from Get ... --json): a file, or - for standard input'})
-const errorAction = Flags.option({options: ['Continue', 'SilentlyContinue', 'Ignore', 'Stop'] as const, hidden: true, description: 'PowerShell -ErrorAction: SilentlyContinue hides not-found reports'})()
+const errorAction = Flags.option({options: ['Continue', 'SilentlyContinue', 'Ignore', 'Stop'] as const, hidden: true, description: 'PowerShell -ErrorAction: SilentlyContinue and Ignore hide not-found reports (Continue and Stop report them and exit 1)'})()
 /** Accepted so pasted scripts run; hnv never prompts. */
 const confirm = Flags.boolean({hidden: true, description: 'Accepted for PowerShell compatibility; hnv never asks'})
 
