@@ -1,0 +1,588 @@
+// The Engine wires ports and underlays (ports.ts) to the pipeline over the loaded ForwardingTable: per
+// received batch it asks the pipeline what to do with each packet (pipeline.ts), applies the verdict to
+// the bytes in place (actions.ts), groups the output per port and per underlay, and sends each group once
+// (wireguard-go's RoutineReadFromTUN: a batch in, one write per destination out). Nothing is copied: a
+// frame leaves from the buffer it arrived in, its GRE header written in the headroom in front.
+//
+// load() swaps the table between two batches; ports stay open. A port whose name the table does not
+// know is kept and its frames dropped (port-unknown) until a table names it. Counters are typed arrays;
+// status() builds objects only when asked.
+import {
+  ADDR_STRIDE,
+  DEST_STRIDE,
+  IO_STAT_NAMES,
+  type PacketBatch,
+  type Port,
+  type PortFeatures,
+  type RxBatch,
+  type Underlay,
+  type UnderlayRxBatch,
+  type UnderlayTxBatch,
+} from './ports.js'
+import {ipv4ToString, ipv6ToString} from '../wire/address.js'
+import {pushNvgre, rewriteRouted, writeReply} from './actions.js'
+import {CounterTable, namedCounts, PORT_COUNTER_NAMES, PortCounter, VSID_COUNTER_NAMES, VsidCounter} from './counters.js'
+import {Action, Pipeline, Verdict} from './pipeline.js'
+import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES} from './stages.js'
+import {NONE, PA_STRIDE, type ForwardingTable} from './table.js'
+import {vnetIngress, writeVnetNone} from './vnet.js'
+
+export interface EngineOptions {
+  /** One per local PA family/address the runtime opened; may be empty. */
+  underlays: Underlay[]
+  /** Hears receive errors of ports and underlays (they are counted in their io stats either way). */
+  onError?: (source: string, error: Error) => void
+}
+
+export interface PortStatus {
+  name: string
+  /** forwarding: an adapter of the table; not-virtualized: VirtualSubnetId 0; unknown: not in the table. */
+  state: 'forwarding' | 'not-virtualized' | 'unknown'
+  vmName: string | null
+  adapter: string | null
+  /** 12 upper-case hex digits, as the policy writes it. */
+  mac: string | null
+  vsid: number | null
+  rxPackets: number
+  rxBytes: number
+  txPackets: number
+  txBytes: number
+  drops: number
+  replies: number
+  /** The port's own counters (IO_STAT_NAMES). */
+  io: Record<string, number>
+  features: PortFeatures
+}
+
+export interface UnderlayStatus {
+  family: 4 | 6
+  local: string | null
+  mtu: number
+  io: Record<string, number>
+}
+
+export interface VsidStatus {
+  vsid: number
+  packets: number
+  bytes: number
+  drops: number
+}
+
+export interface EngineStatus {
+  /** Revision of the table applied; null before the first load. */
+  revision: number | null
+  ports: PortStatus[]
+  /** This host's PAs in the table. */
+  providerAddresses: string[]
+  vsids: VsidStatus[]
+  /** Every drop reason by printable name (stages.ts), zero included. */
+  drops: Record<string, number>
+  /** Frames the engine answered itself, by kind (arp-reply, neighbor-advert, echo-reply, time-exceeded). */
+  replies: Record<string, number>
+  underlays: UnderlayStatus[]
+}
+
+/** A transmit batch over whatever buffer the current receive batch lives in. */
+class TxBatch implements PacketBatch {
+  buffer: Buffer = EMPTY
+  offsets: Uint32Array
+  lengths: Uint32Array
+  count = 0
+  constructor(capacity: number) {
+    this.offsets = new Uint32Array(capacity)
+    this.lengths = new Uint32Array(capacity)
+  }
+  grow(capacity: number): void {
+    if (capacity <= this.offsets.length) return
+    this.offsets = new Uint32Array(capacity)
+    this.lengths = new Uint32Array(capacity)
+  }
+}
+
+/** Most packets one batch can carry (the addon's limit): the arrival index fits in 10 bits of a key. */
+const MAX_BATCH = 1024
+const INDEX_BITS = 10
+/** Grouping keys are int32: PA row << INDEX_BITS | arrival index, so PA rows stay below 2^21. */
+const MAX_PAS = 1 << (31 - INDEX_BITS)
+
+class UnderlayTx extends TxBatch implements UnderlayTxBatch {
+  destinations: Uint8Array
+  /** Per packet: destination PA row << INDEX_BITS | arrival index, to group a batch by destination. */
+  keys: Int32Array
+  /** False once a packet arrived for a PA row lower than the one before it. */
+  grouped = true
+  lastPa = 0
+  /** The arrays the grouped batch is permuted into; swapped with the live ones. */
+  private spareOffsets: Uint32Array
+  private spareLengths: Uint32Array
+  private spareDestinations: Uint8Array
+
+  constructor(capacity: number) {
+    super(capacity)
+    this.destinations = new Uint8Array(capacity * DEST_STRIDE)
+    this.keys = new Int32Array(capacity)
+    this.spareOffsets = new Uint32Array(capacity)
+    this.spareLengths = new Uint32Array(capacity)
+    this.spareDestinations = new Uint8Array(capacity * DEST_STRIDE)
+  }
+
+  override grow(capacity: number): void {
+    if (capacity <= this.offsets.length) return
+    super.grow(capacity)
+    this.destinations = new Uint8Array(capacity * DEST_STRIDE)
+    this.keys = new Int32Array(capacity)
+    this.spareOffsets = new Uint32Array(capacity)
+    this.spareLengths = new Uint32Array(capacity)
+    this.spareDestinations = new Uint8Array(capacity * DEST_STRIDE)
+  }
+
+  /**
+   * Orders the batch by destination PA, each destination's packets in arrival order: an insertion sort
+   * of the keys (batches are small, and usually hold few destinations), then one permutation into the
+   * spare arrays, which become the live ones. Allocation-free.
+   */
+  group(): void {
+    if (this.grouped) return
+    this.grouped = true
+    const keys = this.keys
+    const n = this.count
+    for (let i = 1; i < n; i++) {
+      const key = keys[i]
+      let j = i - 1
+      while (j >= 0 && keys[j] > key) {
+        keys[j + 1] = keys[j]
+        j--
+      }
+      keys[j + 1] = key
+    }
+    const {offsets, lengths, destinations, spareOffsets, spareLengths, spareDestinations} = this
+    for (let i = 0; i < n; i++) {
+      const from = keys[i] & (MAX_BATCH - 1)
+      spareOffsets[i] = offsets[from]
+      spareLengths[i] = lengths[from]
+      for (let b = 0; b < DEST_STRIDE; b++) spareDestinations[i * DEST_STRIDE + b] = destinations[from * DEST_STRIDE + b]
+    }
+    this.spareOffsets = offsets
+    this.spareLengths = lengths
+    this.spareDestinations = destinations
+    this.offsets = spareOffsets
+    this.lengths = spareLengths
+    this.destinations = spareDestinations
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+interface PortSlot {
+  index: number
+  port: Port | null
+  /** Row of the port in the loaded table, or NONE. */
+  tablePort: number
+  /** virtio_net_hdr bytes in front of each frame, 0 without IFF_VNET_HDR. */
+  vnetLen: number
+  tx: TxBatch
+}
+
+interface UnderlaySlot {
+  underlay: Underlay
+  tx: UnderlayTx
+}
+
+/** A table and the engine's mappings onto it, swapped in as one reference and read once per batch. */
+interface Loaded {
+  table: ForwardingTable
+  /** Table port row -> port slot (NONE when not attached). */
+  portSlot: Int32Array
+  /** Table VSID index -> counter row (rows outlive tables: counters survive a reload). */
+  vsidRow: Int32Array
+  /** Table PA row -> the underlay slot bound to that local PA (NONE: the family's default). */
+  paUnderlay: Int32Array
+}
+
+export class Engine {
+  private loaded: Loaded | null = null
+  private readonly pipeline = new Pipeline()
+  private readonly verdict = new Verdict()
+  private readonly slots: PortSlot[] = []
+  private readonly slotByName = new Map<string, PortSlot>()
+  private readonly underlays: UnderlaySlot[]
+  private readonly onError: EngineOptions['onError']
+  /** Largest batch any endpoint hands us: every transmit batch can hold that many. */
+  private capacity = 1
+  /** VSID number -> counter row. */
+  private readonly vsidRows = new Map<number, number>()
+  private defaultUnderlay4 = NONE as number
+  private defaultUnderlay6 = NONE as number
+  /** Port slots with something to send in the current batch. */
+  private touched = new Int32Array(8)
+  private touchedCount = 0
+  private readonly drops = new Float64Array(DROP_REASON_COUNT)
+  private readonly replies = new Float64Array(REPLY_COUNT)
+  private readonly portCounters = new CounterTable(PORT_COUNTER_NAMES)
+  private readonly vsidCounters = new CounterTable(VSID_COUNTER_NAMES)
+  private closed = false
+
+  constructor(options: EngineOptions) {
+    this.onError = options.onError
+    for (const u of options.underlays) {
+      if (u.batchSize > MAX_BATCH) throw new RangeError(`underlay batch size ${u.batchSize} is above ${MAX_BATCH}`)
+      this.capacity = Math.max(this.capacity, u.batchSize)
+    }
+    this.underlays = options.underlays.map((underlay) => ({underlay, tx: new UnderlayTx(this.capacity)}))
+    this.underlays.forEach((slot, i) => {
+      if (slot.underlay.family === 4 && this.defaultUnderlay4 === NONE) this.defaultUnderlay4 = i
+      if (slot.underlay.family === 6 && this.defaultUnderlay6 === NONE) this.defaultUnderlay6 = i
+    })
+    // An unbound underlay (no local PA) is the better default: the kernel picks the source by route.
+    this.underlays.forEach((slot, i) => {
+      if (slot.underlay.local !== null) return
+      if (slot.underlay.family === 4) this.defaultUnderlay4 = i
+      else this.defaultUnderlay6 = i
+    })
+    this.underlays.forEach((slot) => {
+      const label = `GRE/IPv${slot.underlay.family} underlay`
+      slot.underlay.start(
+        (batch) => this.underlayBatch(slot, batch),
+        (error) => this.onError?.(label, error),
+      )
+    })
+  }
+
+  /** Swaps in a new table between two batches; ports and underlays stay as they are. */
+  load(table: ForwardingTable): void {
+    if (table.pas.count > MAX_PAS) throw new RangeError(`${table.pas.count} provider addresses: the engine handles up to ${MAX_PAS}`)
+    const portSlot = new Int32Array(table.ports.count).fill(NONE)
+    for (const slot of this.slots) {
+      if (slot.port === null) continue
+      slot.tablePort = table.portIndex(slot.port.name)
+      if (slot.tablePort !== NONE) portSlot[slot.tablePort] = slot.index
+    }
+    const vsidRow = new Int32Array(table.vsids.count)
+    for (let v = 0; v < table.vsids.count; v++) vsidRow[v] = this.vsidCounterRow(table.vsids.value[v])
+    const paUnderlay = new Int32Array(table.pas.count).fill(NONE)
+    for (let p = 0; p < table.pas.count; p++) {
+      if (table.pas.local[p] !== 1) continue
+      paUnderlay[p] = this.underlays.findIndex(({underlay}) => underlay.family === table.pas.family[p] && sameAddress(underlay.local, table.pas.bytes, p * PA_STRIDE))
+    }
+    this.loaded = {table, portSlot, vsidRow, paUnderlay}
+  }
+
+  /** Starts a VM port; its frames are forwarded once the table names it (port.name = InterfaceName). */
+  attach(port: Port): void {
+    if (this.closed) throw new Error('the engine is closed')
+    if (this.slotByName.has(port.name)) throw new Error(`port ${port.name} is already attached`)
+    this.growCapacity(port.batchSize)
+    let slot = this.slots.find((s) => s.port === null)
+    if (slot === undefined) {
+      slot = {index: this.slots.length, port: null, tablePort: NONE, vnetLen: 0, tx: new TxBatch(this.capacity)}
+      this.slots.push(slot)
+      this.portCounters.ensureRows(this.slots.length)
+    }
+    this.portCounters.clearRow(slot.index)
+    slot.port = port
+    slot.vnetLen = port.features.vnetHdr ? port.features.vnetHdrLen : 0
+    const loaded = this.loaded
+    slot.tablePort = loaded?.table.portIndex(port.name) ?? NONE
+    if (loaded !== null && slot.tablePort !== NONE) loaded.portSlot[slot.tablePort] = slot.index
+    this.slotByName.set(port.name, slot)
+    const s = slot
+    try {
+      port.start(
+        (batch) => this.portBatch(s, batch),
+        (error) => this.onError?.(`port ${port.name}`, error),
+      )
+    } catch (error) {
+      // Leave no half-attached port behind (the caller still owns, and closes, what failed to start).
+      this.slotByName.delete(port.name)
+      if (loaded !== null && s.tablePort !== NONE && loaded.portSlot[s.tablePort] === s.index) loaded.portSlot[s.tablePort] = NONE
+      s.port = null
+      s.tablePort = NONE
+      throw error
+    }
+  }
+
+  /** Stops and closes the port of that name (nothing if none). */
+  detach(name: string): void {
+    const slot = this.slotByName.get(name)
+    if (slot === undefined) return
+    this.slotByName.delete(name)
+    const portSlot = this.loaded?.portSlot
+    if (portSlot !== undefined && slot.tablePort !== NONE && portSlot[slot.tablePort] === slot.index) portSlot[slot.tablePort] = NONE
+    const port = slot.port
+    slot.port = null
+    slot.tablePort = NONE
+    slot.tx.count = 0
+    port?.close()
+  }
+
+  status(): EngineStatus {
+    const t = this.loaded?.table ?? null
+    const ports: PortStatus[] = []
+    for (const slot of this.slots) {
+      const port = slot.port
+      if (port === null) continue
+      const p = slot.tablePort
+      const known = t !== null && p !== NONE
+      const counters = this.portCounters.row(slot.index)
+      ports.push({
+        name: port.name,
+        state: !known ? 'unknown' : t.ports.vsid[p] === NONE ? 'not-virtualized' : 'forwarding',
+        vmName: known ? t.ports.vmName[p] : null,
+        adapter: known ? t.ports.adapter[p] : null,
+        mac: known ? t.ports.macText[p] : null,
+        vsid: known ? t.ports.vsidValue[p] : null,
+        rxPackets: counters.rxPackets,
+        rxBytes: counters.rxBytes,
+        txPackets: counters.txPackets,
+        txBytes: counters.txBytes,
+        drops: counters.drops,
+        replies: counters.replies,
+        io: namedCounts(IO_STAT_NAMES, port.stats),
+        features: {...port.features},
+      })
+    }
+    ports.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    const vsids: VsidStatus[] = [...this.vsidRows]
+      .sort(([a], [b]) => a - b)
+      .map(([vsid, row]) => ({vsid, ...(this.vsidCounters.row(row) as Omit<VsidStatus, 'vsid'>)}))
+    return {
+      revision: t?.revision ?? null,
+      ports,
+      providerAddresses: t?.localProviderAddresses() ?? [],
+      vsids,
+      drops: namedCounts(DROP_REASON_NAMES, this.drops),
+      replies: namedCounts(REPLY_NAMES, this.replies),
+      underlays: this.underlays.map(({underlay}) => ({
+        family: underlay.family,
+        local: underlay.local === null ? null : addressText(underlay.local),
+        mtu: underlay.mtu,
+        io: namedCounts(IO_STAT_NAMES, underlay.stats),
+      })),
+    }
+  }
+
+  /** Closes every port and underlay. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    for (const name of [...this.slotByName.keys()]) this.detach(name)
+    for (const {underlay} of this.underlays) underlay.close()
+  }
+
+  // ---- per batch ----
+
+  private portBatch(slot: PortSlot, batch: RxBatch): void {
+    const loaded = this.loaded
+    const v = this.verdict
+    const buf = batch.buffer
+    const headroom = batch.headroom
+    const vnetLen = slot.vnetLen
+    const tablePort = loaded === null ? NONE : slot.tablePort
+    const pc = this.portCounters.values
+    const row = slot.index * this.portCounters.width
+    for (let i = 0; i < batch.count; i++) {
+      const base = batch.offsets[i]
+      const len = batch.lengths[i]
+      const end = base + len
+      pc[row + PortCounter.RX_PACKETS]++
+      pc[row + PortCounter.RX_BYTES] += len
+      if (vnetLen !== 0) {
+        const refused = len < vnetLen ? DropReason.MALFORMED : vnetIngress(buf, base, base + vnetLen, end)
+        if (refused !== DropReason.NONE) {
+          this.drop(loaded, refused, slot.index, NONE)
+          continue
+        }
+      }
+      if (loaded === null) {
+        this.drop(loaded, DropReason.PORT_UNKNOWN, slot.index, NONE)
+        continue
+      }
+      this.pipeline.fromPort(loaded.table, tablePort, buf, base + vnetLen, end, v)
+      this.countVsid(loaded, v.vsid, len)
+      this.apply(loaded, v, buf, base - headroom, slot.index)
+    }
+    this.flush()
+  }
+
+  private underlayBatch(slot: UnderlaySlot, batch: UnderlayRxBatch): void {
+    const loaded = this.loaded
+    if (loaded === null) {
+      this.drops[DropReason.NOT_LOCAL_PA] += batch.count
+      return
+    }
+    const t = loaded.table
+    const v = this.verdict
+    const buf = batch.buffer
+    const family = slot.underlay.family
+    for (let i = 0; i < batch.count; i++) {
+      const base = batch.offsets[i]
+      const end = base + batch.lengths[i]
+      this.pipeline.fromUnderlay(t, family, buf, base, end, batch.addrs, i * ADDR_STRIDE, v)
+      this.countVsid(loaded, v.vsid, end - v.outOff)
+      if (v.action !== Action.DELIVER) {
+        this.drop(loaded, v.reason, NONE, v.vsid)
+        continue
+      }
+      const out = loaded.portSlot[v.outPort]
+      if (out === NONE) this.drop(loaded, DropReason.PORT_NOT_ATTACHED, NONE, v.vsid)
+      else this.toPort(loaded, out, buf, v.outOff, end, base - batch.headroom, v.vsid)
+    }
+    this.flush()
+  }
+
+  /** Acts on a verdict for a frame from port slot `inSlot`; `floor` is the first byte of its slot. */
+  private apply(loaded: Loaded, v: Verdict, buf: Buffer, floor: number, inSlot: number): void {
+    switch (v.action) {
+      case Action.DELIVER: {
+        const out = loaded.portSlot[v.outPort]
+        if (out === NONE) return this.drop(loaded, DropReason.PORT_NOT_ATTACHED, inSlot, v.vsid)
+        if (v.routed) rewriteRouted(buf, v)
+        return this.toPort(loaded, out, buf, v.frameOff, v.frameEnd, floor, v.vsid)
+      }
+      case Action.ENCAP: {
+        const u = this.underlayFor(loaded, v)
+        if (u === NONE) return this.drop(loaded, DropReason.NO_UNDERLAY, inSlot, v.vsid)
+        if (v.routed) rewriteRouted(buf, v)
+        const start = pushNvgre(buf, v, floor)
+        if (start < 0) return this.drop(loaded, DropReason.NO_HEADROOM, inSlot, v.vsid)
+        return this.toUnderlay(u, buf, start, v.frameEnd, loaded.table, v.pa)
+      }
+      case Action.REPLY: {
+        // TTL_EXPIRED: the frame itself is dropped, the time exceeded replaces it.
+        if (v.reason !== DropReason.NONE) this.drop(loaded, v.reason, inSlot, v.vsid)
+        if (!writeReply(loaded.table, v, buf, floor + this.slots[inSlot].vnetLen)) return this.drop(loaded, DropReason.NO_HEADROOM, inSlot, v.vsid)
+        this.replies[v.reply]++
+        this.portCounters.values[inSlot * this.portCounters.width + PortCounter.REPLIES]++
+        return this.toPort(loaded, inSlot, buf, v.outOff, v.outEnd, floor, v.vsid)
+      }
+      default:
+        return this.drop(loaded, v.reason, inSlot, v.vsid)
+    }
+  }
+
+  /** Queues `buf[off, end)` for port slot `out` (behind a zero virtio header when the port has one). */
+  private toPort(loaded: Loaded, out: number, buf: Buffer, off: number, end: number, floor: number, vsid: number): void {
+    const slot = this.slots[out]
+    if (slot.vnetLen !== 0) {
+      off -= slot.vnetLen
+      if (off < floor) return this.drop(loaded, DropReason.NO_HEADROOM, NONE, vsid)
+      writeVnetNone(buf, off, slot.vnetLen)
+    }
+    const tx = slot.tx
+    if (tx.count === 0) {
+      tx.buffer = buf
+      this.touched[this.touchedCount++] = out
+    }
+    tx.offsets[tx.count] = off
+    tx.lengths[tx.count] = end - off
+    tx.count++
+  }
+
+  private toUnderlay(u: number, buf: Buffer, off: number, end: number, t: ForwardingTable, pa: number): void {
+    const tx = this.underlays[u].tx
+    const n = tx.count
+    if (n === 0) tx.buffer = buf
+    else if (pa < tx.lastPa) tx.grouped = false
+    tx.lastPa = pa
+    tx.offsets[n] = off
+    tx.lengths[n] = end - off
+    tx.keys[n] = (pa << INDEX_BITS) | n
+    const from = t.pas.bytes
+    const d = tx.destinations
+    for (let b = 0; b < DEST_STRIDE; b++) d[n * DEST_STRIDE + b] = from[pa * PA_STRIDE + b]
+    tx.count = n + 1
+  }
+
+  /** The underlay of the destination PA's family; of the sender's own PA when one serves it. */
+  private underlayFor(loaded: Loaded, v: Verdict): number {
+    const t = loaded.table
+    const family = t.pas.family[v.pa]
+    if (v.srcRecord !== NONE) {
+      const u = loaded.paUnderlay[t.records.pa[v.srcRecord]]
+      if (u !== undefined && u !== NONE && this.underlays[u].underlay.family === family) return u
+    }
+    return family === 4 ? this.defaultUnderlay4 : this.defaultUnderlay6
+  }
+
+  /** One send per port and per underlay touched by the batch. */
+  private flush(): void {
+    const pc = this.portCounters.values
+    const width = this.portCounters.width
+    for (let i = 0; i < this.touchedCount; i++) {
+      const slot = this.slots[this.touched[i]]
+      const tx = slot.tx
+      const n = tx.count
+      tx.count = 0
+      if (slot.port === null) {
+        this.drops[DropReason.TX_DROPPED] += n
+        continue
+      }
+      const sent = slot.port.send(tx, 0, n)
+      let bytes = 0
+      for (let k = 0; k < sent; k++) bytes += tx.lengths[k]
+      pc[slot.index * width + PortCounter.TX_PACKETS] += sent
+      pc[slot.index * width + PortCounter.TX_BYTES] += bytes
+      if (sent < n) this.drops[DropReason.TX_DROPPED] += n - sent
+    }
+    this.touchedCount = 0
+    for (let u = 0; u < this.underlays.length; u++) {
+      const {underlay, tx} = this.underlays[u]
+      const n = tx.count
+      if (n === 0) continue
+      tx.group()
+      tx.count = 0
+      const sent = underlay.send(tx, 0, n)
+      if (sent < n) this.drops[DropReason.TX_DROPPED] += n - sent
+    }
+  }
+
+  private drop(loaded: Loaded | null, reason: number, inSlot: number, vsid: number): void {
+    this.drops[reason]++
+    if (inSlot !== NONE) this.portCounters.values[inSlot * this.portCounters.width + PortCounter.DROPS]++
+    if (vsid !== NONE && loaded !== null) this.vsidCounters.values[loaded.vsidRow[vsid] * this.vsidCounters.width + VsidCounter.DROPS]++
+  }
+
+  private countVsid(loaded: Loaded, vsid: number, bytes: number): void {
+    if (vsid === NONE) return
+    const at = loaded.vsidRow[vsid] * this.vsidCounters.width
+    const values = this.vsidCounters.values
+    values[at + VsidCounter.PACKETS]++
+    values[at + VsidCounter.BYTES] += bytes
+  }
+
+  // ---- control path ----
+
+  private vsidCounterRow(vsid: number): number {
+    let row = this.vsidRows.get(vsid)
+    if (row === undefined) {
+      row = this.vsidRows.size
+      this.vsidRows.set(vsid, row)
+      this.vsidCounters.ensureRows(row + 1)
+    }
+    return row
+  }
+
+  private growCapacity(batchSize: number): void {
+    if (batchSize > MAX_BATCH) throw new RangeError(`batch size ${batchSize} is above ${MAX_BATCH}`)
+    if (batchSize > this.capacity) {
+      this.capacity = batchSize
+      for (const slot of this.slots) slot.tx.grow(batchSize)
+      for (const u of this.underlays) u.tx.grow(batchSize)
+    }
+    if (this.touched.length < this.slots.length + 1) {
+      const grown = new Int32Array((this.slots.length + 1) * 2)
+      grown.set(this.touched)
+      this.touched = grown
+    }
+  }
+}
+
+function sameAddress(local: Uint8Array | null, bytes: Uint8Array, at: number): boolean {
+  if (local === null) return false
+  for (let i = 0; i < local.length; i++) if (local[i] !== bytes[at + i]) return false
+  return true
+}
+
+function addressText(local: Uint8Array): string {
+  return local.length === 4 ? ipv4ToString(((local[0] << 24) | (local[1] << 16) | (local[2] << 8) | local[3]) >>> 0) : ipv6ToString(local, 0)
+}

@@ -1,0 +1,559 @@
+// The forwarding decision (reference/hnv.md §3): for a frame from a VM port, or an NVGRE packet from the
+// underlay, which stage decides what, by which table entries. Decisions only read the frame; they fill a
+// caller-owned Verdict and never write bytes or do I/O. The engine then applies the verdict (actions.ts)
+// and moves the bytes (engine.ts); `hnv trace` and Select-NetVirtualizationNextHop call these same
+// functions over the same ForwardingTable (OVN's ovn-trace, without its second implementation).
+//
+// Per packet nothing here allocates: one view per protocol is rebound to each frame, lookups take and
+// return numbers, and every miss ends in a named DropReason (stages.ts).
+import {Arp, ArpOp, ArpView} from '../wire/arp.js'
+import {WireErrorCode} from '../wire/errors.js'
+import {EtherType, EthernetView} from '../wire/ethernet.js'
+import {flowHashIpv4, flowHashIpv6, flowIdOf} from '../wire/flow-hash.js'
+import {ICMPV4_ECHO_REQUEST, Icmpv4View} from '../wire/icmpv4.js'
+import {ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_SOLICIT, ICMPV6_ROUTER_SOLICIT, Icmpv6, Icmpv6View} from '../wire/icmpv6.js'
+import {IpProto} from '../wire/ip.js'
+import {Ipv4View} from '../wire/ipv4.js'
+import {Ipv6View} from '../wire/ipv6.js'
+import {NvgreView} from '../wire/nvgre.js'
+import {Tcp} from '../wire/tcp.js'
+import {ADDR_DST, ADDR_SRC} from './ports.js'
+import {DropReason, Reply, Stage} from './stages.js'
+import {NONE, Translation, type ForwardingTable} from './table.js'
+
+export const Action = {DROP: 0, DELIVER: 1, ENCAP: 2, REPLY: 3} as const
+export const ACTION_NAMES: readonly string[] = ['drop', 'deliver', 'encap', 'reply']
+
+/** RFC 4861 §7.1: ND messages are sent with hop limit 255, so they cannot come from off-link. */
+const ND_HOP_LIMIT = 255
+/** RFC 4861 §4.5: the highest ND message type (redirect); 133 (router solicitation) is the lowest. */
+const ICMPV6_REDIRECT = 137
+/** UDP's ports sit where TCP's do (RFC 768, RFC 9293): one read serves both for the flow hash. */
+const L4_PORTS_LEN = 4
+
+/**
+ * What to do with one packet, and why. Owned by the caller and reused for every packet; `reset` clears
+ * it (and, called from the constructor, creates the fields in one order). Indices are rows of the table
+ * (table.ts) or NONE.
+ */
+export class Verdict {
+  /** Action: DROP, DELIVER, ENCAP or REPLY. */
+  declare action: number
+  /** The stage that decided (or that dropped). */
+  declare stage: number
+  /** DropReason; NONE unless dropped (TTL_EXPIRED comes with a time-exceeded REPLY). */
+  declare reason: number
+  /** The WireErrorCode behind a MALFORMED drop (or a GRE drop). */
+  declare wireError: number
+  /** Reply kind when action is REPLY (stages.ts Reply). */
+  declare reply: number
+
+  // Where the frame's headers are (the actions use these instead of parsing again).
+  declare frameOff: number
+  declare frameEnd: number
+  declare etherType: number
+  /** 4 or 6 for IP, 0 otherwise. */
+  declare family: number
+  declare l3Off: number
+  declare l3End: number
+  declare l4Off: number
+  declare protocol: number
+
+  /** From a port: the ingress port row. */
+  declare inPort: number
+  /** The VSID the frame came in on (port's, or the NVGRE key's), as an index. */
+  declare vsid: number
+  /** The lookup record of the source (by CA, or the wildcard record of the source MAC). */
+  declare srcRecord: number
+  declare route: number
+  declare dstRecord: number
+  /** The gateway involved: ARP/NS target, echo destination, or the source of a time exceeded. */
+  declare gateway: number
+  /** DELIVER: the port row to send to (REPLY: the ingress port). */
+  declare outPort: number
+  /** The destination VSID index. */
+  declare outVsid: number
+  /** ENCAP: the destination PA row. From the underlay: the local PA it was sent to. */
+  declare pa: number
+  /** From the underlay: the outer source's PA row (NONE when the table does not know it). */
+  declare srcPa: number
+  /** Between subnets: MACs rewritten and TTL / hop limit decremented. */
+  declare routed: boolean
+  /** Ethernet addresses to write: routed (record MAC, router MAC) or a reply (asker, answer). */
+  declare dstMacHi: number
+  declare dstMacLo: number
+  declare srcMacHi: number
+  declare srcMacLo: number
+  /** ENCAP: the VSID number and FlowID of the GRE key. */
+  declare greVsid: number
+  declare flowId: number
+
+  /** Set by the actions: the bytes to transmit. */
+  declare outOff: number
+  declare outEnd: number
+
+  constructor() {
+    this.reset(0, 0)
+  }
+
+  reset(off: number, end: number): void {
+    this.action = Action.DROP
+    this.stage = Stage.PORT_INGRESS
+    this.reason = DropReason.NONE
+    this.wireError = 0
+    this.reply = Reply.NONE
+    this.frameOff = off
+    this.frameEnd = end
+    this.etherType = 0
+    this.family = 0
+    this.l3Off = 0
+    this.l3End = 0
+    this.l4Off = 0
+    this.protocol = 0
+    this.inPort = NONE
+    this.vsid = NONE
+    this.srcRecord = NONE
+    this.route = NONE
+    this.dstRecord = NONE
+    this.gateway = NONE
+    this.outPort = NONE
+    this.outVsid = NONE
+    this.pa = NONE
+    this.srcPa = NONE
+    this.routed = false
+    this.dstMacHi = 0
+    this.dstMacLo = 0
+    this.srcMacHi = 0
+    this.srcMacLo = 0
+    this.greVsid = 0
+    this.flowId = 0
+    this.outOff = off
+    this.outEnd = end
+  }
+}
+
+function drop(v: Verdict, reason: number): number {
+  v.action = Action.DROP
+  v.reason = reason
+  return Action.DROP
+}
+
+function malformed(v: Verdict, code: number): number {
+  v.wireError = code
+  return drop(v, DropReason.MALFORMED)
+}
+
+/** NvgreView.wrap's codes -> drop reasons, each GRE rule its own. */
+const GRE_DROP = new Int32Array(32).fill(DropReason.MALFORMED)
+GRE_DROP[WireErrorCode.NVGRE_CHECKSUM_BIT] = DropReason.GRE_CHECKSUM_BIT
+GRE_DROP[WireErrorCode.NVGRE_ROUTING_BIT] = DropReason.GRE_ROUTING_BIT
+GRE_DROP[WireErrorCode.NVGRE_NO_KEY] = DropReason.GRE_NO_KEY
+GRE_DROP[WireErrorCode.NVGRE_SEQUENCE_BIT] = DropReason.GRE_SEQUENCE_BIT
+GRE_DROP[WireErrorCode.NVGRE_RESERVED_BITS] = DropReason.GRE_RESERVED_BITS
+GRE_DROP[WireErrorCode.NVGRE_VERSION] = DropReason.GRE_VERSION
+GRE_DROP[WireErrorCode.NVGRE_PROTOCOL] = DropReason.GRE_NOT_TEB
+
+/** Four bytes as an int32: addresses cross calls as int32 so that V8 never boxes them (word-map.ts). */
+function word(b: Uint8Array, o: number): number {
+  return (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]
+}
+
+/** fe80::/10 (RFC 4291 §2.5.6). */
+function isLinkLocal6(b: Uint8Array, o: number): boolean {
+  return b[o] === 0xfe && (b[o + 1] & 0xc0) === 0x80
+}
+
+function isUnspecified6(b: Uint8Array, o: number): boolean {
+  return (b[o] | b[o + 1] | b[o + 2] | b[o + 3]) === 0 && word(b, o + 4) === 0 && word(b, o + 8) === 0 && word(b, o + 12) === 0
+}
+
+/** One instance per engine (or per trace): it owns the views it rebinds to each frame. */
+export class Pipeline {
+  private readonly eth = new EthernetView()
+  private readonly arp = new ArpView()
+  private readonly ip4 = new Ipv4View()
+  private readonly ip6 = new Ipv6View()
+  private readonly icmp4 = new Icmpv4View()
+  private readonly icmp6 = new Icmpv6View()
+  private readonly gre = new NvgreView()
+
+  /**
+   * A frame `buf[off, end)` from the port of table row `port` (NONE: a port the table does not name).
+   * Returns v.action.
+   */
+  fromPort(t: ForwardingTable, port: number, buf: Buffer, off: number, end: number, v: Verdict): number {
+    v.reset(off, end)
+    v.inPort = port
+    if (port === NONE) return drop(v, DropReason.PORT_UNKNOWN)
+    const vsid = t.ports.vsid[port]
+    if (vsid === NONE) return drop(v, DropReason.PORT_NOT_VIRTUALIZED)
+    v.vsid = vsid
+    const eth = this.eth
+    const code = eth.wrap(buf, off, end)
+    if (code !== 0) return malformed(v, code)
+    if (eth.tagged) return drop(v, DropReason.VLAN_TAGGED)
+    v.stage = Stage.PORT_SECURITY
+    const srcHi = eth.srcHi
+    const srcLo = eth.srcLo
+    if (srcHi !== t.ports.macHi[port] || srcLo !== t.ports.macLo[port]) return drop(v, DropReason.SRC_MAC_SPOOFED)
+    const type = eth.etherType
+    v.etherType = type
+    v.l3Off = eth.payloadOffset
+    if (type === EtherType.IPV4) return this.ipv4FromPort(t, buf, v, srcHi, srcLo)
+    if (type === EtherType.IPV6) return this.ipv6FromPort(t, buf, v, srcHi, srcLo)
+    if (type === EtherType.ARP) return this.arpFromPort(t, buf, v, srcHi, srcLo)
+    return drop(v, DropReason.NOT_IP)
+  }
+
+  /**
+   * An underlay packet `buf[off, end)` starting at its GRE header, of outer `family`, whose outer source
+   * and destination addresses are at `addrs[addrOff + ADDR_SRC]` / `[addrOff + ADDR_DST]` (ports.ts).
+   * Returns v.action: DELIVER (v.outPort, the inner frame at v.outOff) or DROP.
+   */
+  fromUnderlay(t: ForwardingTable, family: number, buf: Buffer, off: number, end: number, addrs: Uint8Array, addrOff: number, v: Verdict): number {
+    v.reset(off, end)
+    v.stage = Stage.DECAP_CHECK
+    const dstPa = family === 4 ? t.pa4(word(addrs, addrOff + ADDR_DST)) : t.pa6(addrs, addrOff + ADDR_DST)
+    if (dstPa === NONE || t.pas.local[dstPa] !== 1) return drop(v, DropReason.NOT_LOCAL_PA)
+    v.pa = dstPa
+    v.srcPa = family === 4 ? t.pa4(word(addrs, addrOff + ADDR_SRC)) : t.pa6(addrs, addrOff + ADDR_SRC)
+    const gre = this.gre
+    const code = gre.wrap(buf, off, end)
+    if (code !== 0) {
+      v.wireError = code
+      return drop(v, GRE_DROP[code])
+    }
+    const vsid = t.vsidIndex(gre.vsid)
+    if (vsid === NONE) return drop(v, DropReason.UNKNOWN_VSID)
+    v.vsid = vsid
+    v.outVsid = vsid
+    const inner = gre.payloadOffset
+    v.frameOff = inner
+    v.outOff = inner
+    const eth = this.eth
+    const ethCode = eth.wrap(buf, inner, end)
+    if (ethCode !== 0) return malformed(v, ethCode)
+    if (eth.tagged) return drop(v, DropReason.VLAN_TAGGED)
+    if (eth.dstIsGroup) return drop(v, DropReason.BROADCAST_MULTICAST)
+    const port = t.portByMac(vsid, eth.dstHi, eth.dstLo)
+    if (port === NONE) return drop(v, DropReason.NO_PORT_FOR_MAC)
+    v.outPort = port
+    const type = eth.etherType
+    v.etherType = type
+    v.l3Off = eth.payloadOffset
+    const domain = t.vsids.domain[vsid]
+    let record: number
+    if (type === EtherType.IPV4) {
+      const ip = this.ip4
+      const ipCode = ip.wrap(buf, v.l3Off, end)
+      if (ipCode !== 0) return malformed(v, ipCode)
+      v.family = 4
+      record = t.record4(domain, ip.src | 0)
+    } else if (type === EtherType.IPV6) {
+      const ip = this.ip6
+      const ipCode = ip.wrap(buf, v.l3Off, end)
+      if (ipCode !== 0) return malformed(v, ipCode)
+      v.family = 6
+      record = t.record6(domain, buf, ip.srcOffset)
+    } else if (type === EtherType.ARP) {
+      return drop(v, DropReason.ARP_IN_NVGRE)
+    } else {
+      return drop(v, DropReason.NOT_IP)
+    }
+    // A gateway VM's packets carry any source address: its GatewayWildcard record vouches by MAC.
+    if (record === NONE) record = t.wildcardRecord(vsid, eth.srcHi, eth.srcLo)
+    if (record === NONE) return drop(v, DropReason.UNKNOWN_SOURCE_CA)
+    v.srcRecord = record
+    if (t.records.pa[record] !== v.srcPa) return drop(v, DropReason.SOURCE_PA_MISMATCH)
+    v.stage = Stage.LOCAL_DELIVERY
+    v.action = Action.DELIVER
+    return Action.DELIVER
+  }
+
+  /**
+   * ROUTE and RESOLVE for an IPv4 destination from VSID index `vsid`: the customer route (v.route), the
+   * next hop's record (v.dstRecord) and what follows from it. Select-NetVirtualizationNextHop's answer.
+   * `dstMacHi/Lo` is the frame's destination MAC (to tell routed from bridged), `ttl` its TTL. Called
+   * alone (next-hop queries) after v.reset(), with a TTL above 1: the answer is in v.route, v.dstRecord,
+   * v.outVsid, v.pa, v.outPort and v.action, or v.reason.
+   */
+  route4(t: ForwardingTable, vsid: number, dst: number, dstMacHi: number, dstMacLo: number, ttl: number, v: Verdict): number {
+    v.vsid = vsid
+    v.family = 4
+    v.stage = Stage.ROUTE
+    const domain = t.vsids.domain[vsid]
+    const route = t.route4(domain, dst)
+    if (route === NONE) return drop(v, DropReason.NO_ROUTE)
+    v.route = route
+    const routes = t.routes
+    let nextHop = dst
+    if (routes.onLink[route] === 1) {
+      // The gateway of another subnet of this routing domain answers like ours.
+      const gateway = t.gateway4(routes.vsid[route], dst)
+      if (gateway !== NONE) return this.gateway4(t, v, gateway)
+    } else {
+      nextHop = routes.nextHop[route * 4] | 0
+    }
+    return this.resolve(t, v, t.record4(domain, nextHop), dstMacHi, dstMacLo, ttl)
+  }
+
+  /** route4 for the IPv6 destination at `buf[dstOff, dstOff + 16)`. */
+  route6(t: ForwardingTable, vsid: number, buf: Uint8Array, dstOff: number, dstMacHi: number, dstMacLo: number, hopLimit: number, v: Verdict): number {
+    v.vsid = vsid
+    v.family = 6
+    v.stage = Stage.ROUTE
+    const domain = t.vsids.domain[vsid]
+    const route = t.route6(domain, buf, dstOff)
+    if (route === NONE) return drop(v, DropReason.NO_ROUTE)
+    v.route = route
+    const routes = t.routes
+    let record: number
+    if (routes.onLink[route] === 1) {
+      const gateway = t.gateway6(routes.vsid[route], buf, dstOff)
+      if (gateway !== NONE) return this.gateway6(t, v, gateway)
+      record = t.record6(domain, buf, dstOff)
+    } else {
+      const h = route * 4
+      const hop = routes.nextHop
+      record = t.records.byCa6.get5(domain, hop[h] | 0, hop[h + 1] | 0, hop[h + 2] | 0, hop[h + 3] | 0)
+    }
+    return this.resolve(t, v, record, dstMacHi, dstMacLo, hopLimit)
+  }
+
+  // ---- from a port, by EtherType ----
+
+  private ipv4FromPort(t: ForwardingTable, buf: Buffer, v: Verdict, srcHi: number, srcLo: number): number {
+    const ip = this.ip4
+    const code = ip.wrap(buf, v.l3Off, v.frameEnd)
+    if (code !== 0) return malformed(v, code)
+    v.family = 4
+    v.l3End = ip.end
+    v.l4Off = ip.payloadOffset
+    v.protocol = ip.protocol
+    const eth = this.eth
+    if (eth.dstIsGroup) return drop(v, DropReason.BROADCAST_MULTICAST)
+    if (!this.source4(t, v, ip.src | 0, srcHi, srcLo)) return drop(v, DropReason.SRC_IP_SPOOFED)
+    const vsid = v.vsid
+    v.stage = Stage.GATEWAY
+    const dst = ip.dst | 0
+    const gateway = t.gateway4(vsid, dst)
+    if (gateway !== NONE) return this.gateway4(t, v, gateway)
+    const action = this.route4(t, vsid, dst, eth.dstHi, eth.dstLo, ip.ttl, v)
+    if (action === Action.ENCAP) {
+      let sport = 0
+      let dport = 0
+      if ((ip.protocol === IpProto.TCP || ip.protocol === IpProto.UDP) && !ip.isFragment && v.l3End - v.l4Off >= L4_PORTS_LEN) {
+        sport = (buf[v.l4Off + Tcp.SRC_PORT] << 8) | buf[v.l4Off + Tcp.SRC_PORT + 1]
+        dport = (buf[v.l4Off + Tcp.DST_PORT] << 8) | buf[v.l4Off + Tcp.DST_PORT + 1]
+      }
+      v.flowId = flowIdOf(flowHashIpv4(ip.src | 0, dst, ip.protocol, sport, dport))
+    }
+    return action
+  }
+
+  private ipv6FromPort(t: ForwardingTable, buf: Buffer, v: Verdict, srcHi: number, srcLo: number): number {
+    const ip = this.ip6
+    const code = ip.wrap(buf, v.l3Off, v.frameEnd)
+    if (code !== 0) return malformed(v, code)
+    v.family = 6
+    v.l3End = ip.end
+    v.l4Off = ip.payloadOffset
+    v.protocol = ip.protocol
+    const firstFragment = !ip.isFragment || ip.fragOffset === 0
+    if (ip.protocol === IpProto.ICMPV6 && firstFragment && v.l3End - v.l4Off >= 1) {
+      const type = buf[v.l4Off + Icmpv6.TYPE]
+      if (type >= ICMPV6_ROUTER_SOLICIT && type <= ICMPV6_REDIRECT) return this.ndFromPort(t, buf, v, srcHi, srcLo)
+    }
+    const eth = this.eth
+    if (eth.dstIsGroup) return drop(v, DropReason.BROADCAST_MULTICAST)
+    if (!this.source6(t, v, buf, ip.srcOffset, srcHi, srcLo)) return drop(v, DropReason.SRC_IP_SPOOFED)
+    const vsid = v.vsid
+    v.stage = Stage.GATEWAY
+    const dstOff = ip.dstOffset
+    const gateway = t.gateway6(vsid, buf, dstOff)
+    if (gateway !== NONE) return this.gateway6(t, v, gateway)
+    const action = this.route6(t, vsid, buf, dstOff, eth.dstHi, eth.dstLo, ip.hopLimit, v)
+    if (action === Action.ENCAP) {
+      let sport = 0
+      let dport = 0
+      if ((ip.protocol === IpProto.TCP || ip.protocol === IpProto.UDP) && !ip.isFragment && v.l3End - v.l4Off >= L4_PORTS_LEN) {
+        sport = (buf[v.l4Off + Tcp.SRC_PORT] << 8) | buf[v.l4Off + Tcp.SRC_PORT + 1]
+        dport = (buf[v.l4Off + Tcp.DST_PORT] << 8) | buf[v.l4Off + Tcp.DST_PORT + 1]
+      }
+      v.flowId = flowIdOf(flowHashIpv6(buf, ip.srcOffset, ip.protocol, sport, dport))
+    }
+    return action
+  }
+
+  /** ARP_ND_PROXY for ARP: requests answered from the table, nothing forwarded. */
+  private arpFromPort(t: ForwardingTable, buf: Buffer, v: Verdict, srcHi: number, srcLo: number): number {
+    const arp = this.arp
+    const code = arp.wrap(buf, v.l3Off, v.frameEnd)
+    if (code !== 0) return malformed(v, code)
+    v.l3End = v.l3Off + Arp.LEN
+    if (arp.senderMacHi !== srcHi || arp.senderMacLo !== srcLo) return drop(v, DropReason.SRC_MAC_SPOOFED)
+    const senderIp = arp.senderIp | 0
+    // 0.0.0.0: an RFC 5227 probe, the ARP form of DAD's unspecified source.
+    if (senderIp !== 0 && !this.source4(t, v, senderIp, srcHi, srcLo)) return drop(v, DropReason.SRC_IP_SPOOFED)
+    v.stage = Stage.ARP_ND_PROXY
+    if (arp.operation !== ArpOp.REQUEST) return drop(v, DropReason.ARP_NOT_REQUEST)
+    const target = arp.targetIp | 0
+    const vsid = v.vsid
+    const gateway = t.gateway4(vsid, target)
+    const record = gateway === NONE ? t.record4(t.vsids.domain[vsid], target) : NONE
+    return this.answerNeighbor(t, v, gateway, record, srcHi, srcLo, Reply.ARP)
+  }
+
+  /** PORT_SECURITY and ARP_ND_PROXY for ICMPv6 ND (types 133-137). */
+  private ndFromPort(t: ForwardingTable, buf: Buffer, v: Verdict, srcHi: number, srcLo: number): number {
+    const ip = this.ip6
+    const icmp = this.icmp6
+    const code = icmp.wrap(buf, v.l4Off, v.l3End)
+    if (code !== 0) return malformed(v, code)
+    if (ip.hopLimit !== ND_HOP_LIMIT) return malformed(v, 0)
+    const src = ip.srcOffset
+    if (!isUnspecified6(buf, src) && !isLinkLocal6(buf, src) && !this.source6(t, v, buf, src, srcHi, srcLo)) {
+      return drop(v, DropReason.SRC_IP_SPOOFED)
+    }
+    v.stage = Stage.ARP_ND_PROXY
+    if (icmp.type !== ICMPV6_NEIGHBOR_SOLICIT) return drop(v, DropReason.ND_NOT_SOLICITATION)
+    const target = icmp.ndTargetOffset
+    const vsid = v.vsid
+    const gateway = t.gateway6(vsid, buf, target)
+    const record = gateway === NONE ? t.record6(t.vsids.domain[vsid], buf, target) : NONE
+    return this.answerNeighbor(t, v, gateway, record, srcHi, srcLo, Reply.NEIGHBOR_ADVERT)
+  }
+
+  /** The answer to an ARP request or a neighbor solicitation: the gateway's MAC, or the record's. */
+  private answerNeighbor(t: ForwardingTable, v: Verdict, gateway: number, record: number, askerHi: number, askerLo: number, reply: number): number {
+    let hi: number
+    let lo: number
+    if (gateway !== NONE) {
+      v.gateway = gateway
+      hi = t.gateways.macHi[gateway]
+      lo = t.gateways.macLo[gateway]
+    } else {
+      const records = t.records
+      if (record === NONE || records.vsid[record] !== v.vsid) return drop(v, DropReason.NEIGHBOR_UNKNOWN)
+      v.dstRecord = record
+      hi = records.macHi[record]
+      lo = records.macLo[record]
+      // Gratuitous ARP, an ARP probe, DAD for its own address: answering would report a conflict.
+      if (hi === askerHi && lo === askerLo) return drop(v, DropReason.NEIGHBOR_OWN_ADDRESS)
+    }
+    return this.replyTo(v, reply, askerHi, askerLo, hi, lo)
+  }
+
+  private replyTo(v: Verdict, reply: number, dstHi: number, dstLo: number, srcHi: number, srcLo: number): number {
+    v.action = Action.REPLY
+    v.reply = reply
+    v.outPort = v.inPort
+    v.outVsid = v.vsid
+    v.dstMacHi = dstHi
+    v.dstMacLo = dstLo
+    v.srcMacHi = srcHi
+    v.srcMacLo = srcLo
+    return Action.REPLY
+  }
+
+  /** GATEWAY: an echo request to a gateway address is answered; anything else to it is dropped. */
+  private gateway4(t: ForwardingTable, v: Verdict, gateway: number): number {
+    v.stage = Stage.GATEWAY
+    v.gateway = gateway
+    const ip = this.ip4
+    const icmp = this.icmp4
+    if (ip.protocol !== IpProto.ICMP || ip.isFragment || icmp.wrap(ip.buf, v.l4Off, v.l3End) !== 0 || icmp.type !== ICMPV4_ECHO_REQUEST || icmp.code !== 0) {
+      return drop(v, DropReason.TO_GATEWAY)
+    }
+    return this.replyTo(v, Reply.ECHO, this.eth.srcHi, this.eth.srcLo, t.gateways.macHi[gateway], t.gateways.macLo[gateway])
+  }
+
+  private gateway6(t: ForwardingTable, v: Verdict, gateway: number): number {
+    v.stage = Stage.GATEWAY
+    v.gateway = gateway
+    const ip = this.ip6
+    const icmp = this.icmp6
+    if (ip.protocol !== IpProto.ICMPV6 || ip.isFragment || icmp.wrap(ip.buf, v.l4Off, v.l3End) !== 0 || icmp.type !== ICMPV6_ECHO_REQUEST || icmp.code !== 0) {
+      return drop(v, DropReason.TO_GATEWAY)
+    }
+    return this.replyTo(v, Reply.ECHO, this.eth.srcHi, this.eth.srcLo, t.gateways.macHi[gateway], t.gateways.macLo[gateway])
+  }
+
+  /** PORT_SECURITY for an IPv4 source: a CA of the adapter's records in its VSID, or a wildcard MAC. */
+  private source4(t: ForwardingTable, v: Verdict, src: number, macHi: number, macLo: number): boolean {
+    const record = t.record4(t.vsids.domain[v.vsid], src)
+    return this.sourceRecord(t, v, record, macHi, macLo)
+  }
+
+  private source6(t: ForwardingTable, v: Verdict, buf: Uint8Array, srcOff: number, macHi: number, macLo: number): boolean {
+    const record = t.record6(t.vsids.domain[v.vsid], buf, srcOff)
+    return this.sourceRecord(t, v, record, macHi, macLo)
+  }
+
+  private sourceRecord(t: ForwardingTable, v: Verdict, record: number, macHi: number, macLo: number): boolean {
+    const records = t.records
+    if (record !== NONE && records.vsid[record] === v.vsid && records.macHi[record] === macHi && records.macLo[record] === macLo) {
+      v.srcRecord = record
+      return true
+    }
+    const wildcard = t.wildcardRecord(v.vsid, macHi, macLo)
+    if (wildcard === NONE) return false
+    v.srcRecord = wildcard
+    return true
+  }
+
+  /**
+   * RESOLVE: the next hop's record gives MAC, VSID and PA; then routed or bridged, local or encapsulated.
+   * Traffic to a gateway address never leaves (the record Microsoft's samples give `.1` has PA
+   * 169.254.254.254); TTL expiry while routing is answered with time exceeded from our gateway.
+   */
+  private resolve(t: ForwardingTable, v: Verdict, record: number, dstMacHi: number, dstMacLo: number, ttl: number): number {
+    v.stage = Stage.RESOLVE
+    if (record === NONE) return drop(v, DropReason.NO_RECORD)
+    v.dstRecord = record
+    const records = t.records
+    if (records.gateway[record] !== NONE) return drop(v, DropReason.TO_GATEWAY)
+    const outVsid = records.vsid[record]
+    v.outVsid = outVsid
+    v.greVsid = t.vsids.value[outVsid]
+    const recordHi = records.macHi[record]
+    const recordLo = records.macLo[record]
+    const routed = outVsid !== v.vsid || t.gatewayByMac(v.vsid, dstMacHi, dstMacLo) !== NONE
+    v.routed = routed
+    if (routed) {
+      v.stage = Stage.ROUTE
+      if (ttl <= 1) return this.timeExceeded(t, v)
+      const f = outVsid * 2 + (v.family === 6 ? 1 : 0)
+      v.dstMacHi = recordHi
+      v.dstMacLo = recordLo
+      v.srcMacHi = t.vsids.routerMacHi[f]
+      v.srcMacLo = t.vsids.routerMacLo[f]
+      v.stage = Stage.RESOLVE
+    } else if (dstMacHi !== recordHi || dstMacLo !== recordLo) {
+      return drop(v, DropReason.DST_MAC_MISMATCH)
+    }
+    if (records.rule[record] !== Translation.ENCAP) return drop(v, DropReason.TRANSLATION_UNSUPPORTED)
+    const pa = records.pa[record]
+    v.pa = pa
+    if (t.pas.local[pa] === 1) {
+      v.stage = Stage.LOCAL_DELIVERY
+      const port = t.portByMac(outVsid, recordHi, recordLo)
+      if (port === NONE) return drop(v, DropReason.NO_LOCAL_PORT)
+      v.outPort = port
+      v.action = Action.DELIVER
+      return Action.DELIVER
+    }
+    v.stage = Stage.ENCAP
+    v.action = Action.ENCAP
+    return Action.ENCAP
+  }
+
+  /** ROUTE: an expiring TTL / hop limit; time exceeded goes back from the ingress subnet's gateway. */
+  private timeExceeded(t: ForwardingTable, v: Verdict): number {
+    v.reason = DropReason.TTL_EXPIRED
+    const gateway = v.family === 4 ? t.vsids.gateway4[v.vsid] : t.vsids.gateway6[v.vsid]
+    if (gateway === NONE) return drop(v, DropReason.TTL_EXPIRED)
+    v.gateway = gateway
+    return this.replyTo(v, Reply.TIME_EXCEEDED, this.eth.srcHi, this.eth.srcLo, t.gateways.macHi[gateway], t.gateways.macLo[gateway])
+  }
+}
