@@ -8,6 +8,7 @@ const BENCHES = [
   {name: 'wire', root: false},
   {name: 'pipeline', root: false},
   {name: 'cli', root: false},
+  {name: 'reload', root: false},
   {name: 'overlay', root: true},
 ]
 

@@ -30,7 +30,7 @@ export function statusSections(status: RuntimeStatus): Section[] {
     Revision: status.revision,
     StoreRevision: status.storeRevision,
     AppliedAt: new Date(apply.appliedAt).toISOString(),
-    ApplyTime: `read ${ms(apply.readMs)}, compile ${ms(apply.compileMs)}, swap ${ms(apply.swapMs)}`,
+    ApplyTime: `load ${ms(apply.loadMs)} (${apply.load}), swap ${ms(apply.swapMs)}`,
     LastError: status.lastError ? `revision ${status.lastError.revision ?? '?'} at ${status.lastError.at}: ${status.lastError.message}` : null,
     TapMTU: status.tapMtu,
     Uptime: `${status.uptimeSeconds} s`,

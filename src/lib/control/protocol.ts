@@ -63,8 +63,9 @@ export interface ApplyTiming {
   revision: number
   /** Unix epoch milliseconds at which the new table was in force. */
   appliedAt: number
-  readMs: number
-  compileMs: number
+  /** Reading the store and compiling: only the rows the change log names when it can, else everything. */
+  loadMs: number
+  load: string
   swapMs: number
 }
 

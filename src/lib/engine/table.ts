@@ -7,7 +7,10 @@
 //    customer route (its CAs are still unique within it);
 //  - vsid, route, record, gateway, pa, port: rows of the column groups below, in compile's sorted order.
 // Each route, record, gateway and port row remembers its origin: the index of the policy row it came from
-// in the document's section (OVN's stage-hint); the hot path never reads it.
+// in the document's section (OVN's stage-hint); the hot path never reads it. Neither does it read the
+// texts (records' caText and vmName, routes' prefix and nextHopText, gateways' addressText): compile
+// makes those arrays on first use, so a reload at 100k records does not make 100k strings (the values
+// never change once the table is built).
 import {IPV6_ADDR_LEN, ipv4ToString, ipv6ToString} from '../wire/address.js'
 import type {Ipv4PrefixTable, Ipv6PrefixTable} from '../net/prefix-table.js'
 import type {WordMap} from './word-map.js'

@@ -106,42 +106,200 @@ export class WordMap {
   }
 }
 
+/**
+ * Builds a WordMap by inserting straight into its slots (open addressing, as get*() probes), sized once for
+ * the number of keys expected and doubled if more come: no per-key arrays, strings or objects, so a
+ * compile of 100k records stays a few milliseconds here. The first value given for a key stays;
+ * `add*` returns it for every later add of that key (the compiler reports those duplicates).
+ */
 export class WordMapBuilder {
-  private readonly byText = new Map<string, number>()
-  private readonly entries: {key: number[]; value: number}[] = []
+  private readonly stride: number
+  private slots: Int32Array
+  private mask: number
+  private count = 0
+  private built = false
 
-  constructor(readonly width: 1 | 2 | 3 | 5) {}
+  /** `expected`: how many keys will probably be added (a bound is fine; the map holds at most twice as many slots). */
+  constructor(readonly width: 1 | 2 | 3 | 5, expected = 0) {
+    this.stride = width + 1
+    const capacity = capacityFor(expected)
+    this.slots = emptySlots(capacity, this.stride)
+    this.mask = capacity - 1
+  }
+
+  get size(): number {
+    return this.count
+  }
 
   /** Adds key -> value unless the key is there; returns the value already there, or MISSING. */
   add(key: readonly number[], value: number): number {
     if (key.length !== this.width) throw new RangeError(`a key of this map has ${this.width} words, not ${key.length}`)
-    if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) throw new RangeError(`map value ${value} is not a non-negative int32`)
-    const words = key.map((w) => w | 0)
-    const text = words.join(':')
-    const existing = this.byText.get(text)
-    if (existing !== undefined) return existing
-    this.byText.set(text, value)
-    this.entries.push({key: words, value})
-    return MISSING
+    switch (this.width) {
+      case 1:
+        return this.add1(key[0], value)
+      case 2:
+        return this.add2(key[0], key[1], value)
+      case 3:
+        return this.add3(key[0], key[1], key[2], value)
+      default:
+        return this.add5(key[0], key[1], key[2], key[3], key[4], value)
+    }
   }
 
+  add1(a: number, value: number): number {
+    this.check(1, value)
+    a |= 0
+    for (;;) {
+      const {slots, mask} = this
+      for (let i = finish(mix(SEED, a)) & mask; ; i = (i + 1) & mask) {
+        const k = i << 1
+        const v = slots[k]
+        if (v >= 0) {
+          if (slots[k + 1] === a) return v
+          continue
+        }
+        if (this.full()) break
+        slots[k] = value
+        slots[k + 1] = a
+        this.count++
+        return MISSING
+      }
+      this.grow()
+    }
+  }
+
+  add2(a: number, b: number, value: number): number {
+    this.check(2, value)
+    a |= 0
+    b |= 0
+    for (;;) {
+      const {slots, mask} = this
+      for (let i = finish(mix(mix(SEED, a), b)) & mask; ; i = (i + 1) & mask) {
+        const k = i * 3
+        const v = slots[k]
+        if (v >= 0) {
+          if (slots[k + 1] === a && slots[k + 2] === b) return v
+          continue
+        }
+        if (this.full()) break
+        slots[k] = value
+        slots[k + 1] = a
+        slots[k + 2] = b
+        this.count++
+        return MISSING
+      }
+      this.grow()
+    }
+  }
+
+  add3(a: number, b: number, c: number, value: number): number {
+    this.check(3, value)
+    a |= 0
+    b |= 0
+    c |= 0
+    for (;;) {
+      const {slots, mask} = this
+      for (let i = finish(mix(mix(mix(SEED, a), b), c)) & mask; ; i = (i + 1) & mask) {
+        const k = i << 2
+        const v = slots[k]
+        if (v >= 0) {
+          if (slots[k + 1] === a && slots[k + 2] === b && slots[k + 3] === c) return v
+          continue
+        }
+        if (this.full()) break
+        slots[k] = value
+        slots[k + 1] = a
+        slots[k + 2] = b
+        slots[k + 3] = c
+        this.count++
+        return MISSING
+      }
+      this.grow()
+    }
+  }
+
+  add5(a: number, b: number, c: number, d: number, e: number, value: number): number {
+    this.check(5, value)
+    a |= 0
+    b |= 0
+    c |= 0
+    d |= 0
+    e |= 0
+    for (;;) {
+      const {slots, mask} = this
+      for (let i = finish(mix(mix(mix(mix(mix(SEED, a), b), c), d), e)) & mask; ; i = (i + 1) & mask) {
+        const k = i * 6
+        const v = slots[k]
+        if (v >= 0) {
+          if (slots[k + 1] === a && slots[k + 2] === b && slots[k + 3] === c && slots[k + 4] === d && slots[k + 5] === e) return v
+          continue
+        }
+        if (this.full()) break
+        slots[k] = value
+        slots[k + 1] = a
+        slots[k + 2] = b
+        slots[k + 3] = c
+        slots[k + 4] = d
+        slots[k + 5] = e
+        this.count++
+        return MISSING
+      }
+      this.grow()
+    }
+  }
+
+  /** The map; the builder cannot be used afterwards (the map owns its slots). */
   build(): WordMap {
-    const width = this.width
-    const stride = width + 1
-    let capacity = 4
-    while (capacity < this.entries.length * 2) capacity *= 2
-    const slots = new Int32Array(capacity * stride)
-    for (let i = 0; i < capacity; i++) slots[i * stride] = MISSING
+    if (this.built) throw new Error('WordMapBuilder.build() was called twice')
+    this.built = true
+    // Sized for more keys than came: shrink to the size the keys need (load at most 1/2).
+    const capacity = capacityFor(this.count)
+    if (capacity < this.mask + 1) this.rehash(capacity)
+    return new WordMap(this.width, this.slots, this.count)
+  }
+
+  private check(width: number, value: number): void {
+    if (this.built) throw new Error('WordMapBuilder used after build()')
+    if (width !== this.width) throw new RangeError(`a key of this map has ${this.width} words, not ${width}`)
+    if ((value | 0) !== value || value < 0) throw new RangeError(`map value ${value} is not a non-negative int32`)
+  }
+
+  /** One more key would take the load above 1/2. */
+  private full(): boolean {
+    return (this.count + 1) * 2 > this.mask + 1
+  }
+
+  private grow(): void {
+    this.rehash((this.mask + 1) * 2)
+  }
+
+  /** Moves every key into `capacity` slots, where get*() will look for it. */
+  private rehash(capacity: number): void {
+    const {stride, slots: old} = this
+    const slots = emptySlots(capacity, stride)
     const mask = capacity - 1
-    for (const {key, value} of this.entries) {
-      // The slot get() reaches: hash as get does, walk to the first empty one.
+    for (let k = 0; k < old.length; k += stride) {
+      if (old[k] < 0) continue
       let h = SEED
-      for (const w of key) h = mix(h, w)
+      for (let w = 1; w < stride; w++) h = mix(h, old[k + w])
       let i = finish(h) & mask
       while (slots[i * stride] >= 0) i = (i + 1) & mask
-      slots[i * stride] = value
-      slots.set(key, i * stride + 1)
+      slots.set(old.subarray(k, k + stride), i * stride)
     }
-    return new WordMap(width, slots, this.entries.length)
+    this.slots = slots
+    this.mask = mask
   }
+}
+
+/** The smallest power of two (at least 4) that holds `keys` at a load of at most 1/2. */
+function capacityFor(keys: number): number {
+  let capacity = 4
+  while (capacity < keys * 2) capacity *= 2
+  return capacity
+}
+
+function emptySlots(capacity: number, stride: number): Int32Array {
+  const slots = new Int32Array(capacity * stride)
+  for (let k = 0; k < slots.length; k += stride) slots[k] = MISSING
+  return slots
 }

@@ -66,6 +66,7 @@ export class PolicyService {
         const settable = kind.properties.filter((p) => p.settable)
         statement(this.store.db, `UPDATE ${kind.table} SET ${settable.map((p) => `${p.column} = ?`).join(', ')} WHERE id = ?`)
           .run(...settable.map((p) => toColumn(updated[p.name])), id)
+        this.store.logChange(kind.table, id)
         return updated
       })
       return {objects, notFound, changes: objects.map((object) => ({operation: 'Set' as const, kind, object}))}
@@ -76,7 +77,10 @@ export class PolicyService {
     return this.transaction(whatIf, () => {
       const {rows, notFound} = this.select(kind, selection)
       const remove = statement(this.store.db, `DELETE FROM ${kind.table} WHERE id = ?`)
-      for (const row of rows) remove.run(row.id)
+      for (const row of rows) {
+        remove.run(row.id)
+        this.store.logChange(kind.table, row.id)
+      }
       const objects = rows.map(stripId)
       return {objects, notFound, changes: objects.map((object) => ({operation: 'Remove' as const, kind, object}))}
     })
@@ -90,7 +94,10 @@ export class PolicyService {
   setGlobal(input: RawInput, whatIf = false): PolicyObject {
     const value = parseValue(GLOBAL_PROPERTY, input.UseExternalRouter)
     return this.transaction(whatIf, () => {
-      if (value !== null) statement(this.store.db, 'UPDATE global_settings SET use_external_router = ? WHERE id = 1').run(value ? 1 : 0)
+      if (value !== null) {
+        statement(this.store.db, 'UPDATE global_settings SET use_external_router = ? WHERE id = 1').run(value ? 1 : 0)
+        this.store.logChange('global_settings', 1)
+      }
       return this.getGlobal()
     })
   }
@@ -109,6 +116,7 @@ export class PolicyService {
   importPolicy(document: unknown, replace: boolean): Record<string, number> {
     const doc = asDocument(document)
     return this.store.write(() => {
+      this.store.logFullChange()
       if (replace) for (const kind of KINDS) this.store.db.exec(`DELETE FROM ${kind.table}`)
       if (doc.Global !== undefined) this.setGlobal(doc.Global as RawInput)
       const counts: Record<string, number> = {}
@@ -149,7 +157,8 @@ export class PolicyService {
     const ctx = {db: this.store.db}
     kind.complete?.(object, given, ctx)
     kind.check?.(object, ctx, null)
-    statement(this.store.db, insertSql(kind)).run(...kind.properties.map((p) => toColumn(object[p.name])))
+    const {lastInsertRowid} = statement(this.store.db, insertSql(kind)).run(...kind.properties.map((p) => toColumn(object[p.name])))
+    this.store.logChange(kind.table, Number(lastInsertRowid))
     return object
   }
 

@@ -5,6 +5,7 @@ import {homedir} from 'node:os'
 import {dirname, join} from 'node:path'
 import Database from 'better-sqlite3'
 import {StoreError} from '../cli/errors.js'
+import {statement} from './sql.js'
 
 /** PRAGMA application_id of an hnv store: 'HNV1' in ASCII, so `file` and we can tell it from other SQLite files. */
 export const APPLICATION_ID = 0x484e5631
@@ -79,7 +80,19 @@ const MIGRATIONS: readonly string[] = [
      UNIQUE (vm_name COLLATE NOCASE, name COLLATE NOCASE)
    );
    CREATE INDEX vm_network_adapters_vsid ON vm_network_adapters (virtual_subnet_id);`,
+  // 2: the change log (logChange, logFullChange): which rows each revision changed, for the engine's reloads.
+  `CREATE TABLE change_log (
+     revision INTEGER NOT NULL,
+     table_name TEXT NOT NULL,
+     row_id INTEGER NOT NULL,
+     PRIMARY KEY (revision, table_name, row_id)
+   ) WITHOUT ROWID;`,
 ]
+
+/** Revisions the change log keeps: an engine further behind than this reloads everything. */
+export const CHANGE_LOG_REVISIONS = 256
+/** The change log's table_name (with row_id 0) for a revision that may have changed any row. */
+export const FULL_CHANGE = '*'
 
 export const SCHEMA_VERSION = MIGRATIONS.length
 
@@ -91,6 +104,10 @@ export function defaultStorePath(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export class PolicyStore {
+  /** Transactions open (write, dryRun), and what the outermost one has logged so far. */
+  private depth = 0
+  private logged = {calls: 0, rows: 0, full: false}
+
   private constructor(readonly db: Database.Database, readonly path: string) {}
 
   /** Opens (creating on first use) the store at path; ':memory:' gives a private in-memory store for tests. */
@@ -164,13 +181,48 @@ export class PolicyStore {
    * Anything fn throws rolls everything back.
    */
   write<T>(fn: () => T): T {
-    return this.db.transaction(() => {
-      const before = this.db.prepare('SELECT total_changes() AS n').get() as {n: number}
-      const result = fn()
-      const after = this.db.prepare('SELECT total_changes() AS n').get() as {n: number}
-      if (after.n !== before.n) this.db.prepare('UPDATE revision SET value = value + 1 WHERE id = 1').run()
-      return result
-    }).immediate()
+    return this.db.transaction(() =>
+      this.logging((outermost) => {
+        const before = this.db.prepare('SELECT total_changes() AS n').get() as {n: number}
+        const result = fn()
+        const after = this.db.prepare('SELECT total_changes() AS n').get() as {n: number}
+        if (after.n !== before.n) {
+          // A row changed without logChange: the log cannot say which, so it says "any".
+          if (outermost && after.n - before.n - this.logged.rows !== this.logged.calls) this.logFullChange()
+          this.db.prepare('UPDATE revision SET value = value + 1 WHERE id = 1').run()
+          this.db.prepare('DELETE FROM change_log WHERE revision <= (SELECT value FROM revision WHERE id = 1) - ?').run(CHANGE_LOG_REVISIONS)
+        }
+        return result
+      }),
+    ).immediate()
+  }
+
+  /**
+   * Records in the change log that the write in progress changed row `id` of `table` (inserted, updated or
+   * deleted), so that the engine reloads just that row. Every row a write changes is logged this way, or
+   * the write logs a full change; write() logs the full change itself when rows changed unlogged.
+   */
+  logChange(table: string, id: number): void {
+    if (this.logged.full) return
+    this.logged.calls++
+    this.logged.rows += statement(this.db, 'INSERT OR IGNORE INTO change_log VALUES ((SELECT value FROM revision WHERE id = 1) + 1, ?, ?)').run(table, id).changes
+  }
+
+  /** Records that the write in progress may change any row (an import): the engine reloads everything. */
+  logFullChange(): void {
+    if (this.logged.full) return
+    this.logged.full = true
+    statement(this.db, 'INSERT OR IGNORE INTO change_log VALUES ((SELECT value FROM revision WHERE id = 1) + 1, ?, 0)').run(FULL_CHANGE)
+  }
+
+  private logging<T>(fn: (outermost: boolean) => T): T {
+    const outermost = this.depth++ === 0
+    if (outermost) this.logged = {calls: 0, rows: 0, full: false}
+    try {
+      return fn(outermost)
+    } finally {
+      this.depth--
+    }
   }
 
   /** Runs fn in a transaction that is always rolled back: -WhatIf does the real work and keeps none of it. */
@@ -178,10 +230,12 @@ export class PolicyStore {
     let result: T | undefined
     const rollback = new Error('dry run')
     try {
-      this.db.transaction(() => {
-        result = fn()
-        throw rollback
-      }).immediate()
+      this.db.transaction(() =>
+        this.logging(() => {
+          result = fn()
+          throw rollback
+        }),
+      ).immediate()
     } catch (error) {
       if (error !== rollback) throw error
     }

@@ -6,7 +6,6 @@
 // Policy changes never stop it: a revision that cannot be read or compiled leaves the last good table in
 // force and is reported (status, log). Stopping closes every TAP fd, which deletes the TAPs wherever they
 // have been moved, and removes the control socket: nothing is left behind.
-import {PolicyService, type PolicyDocument} from '../../policy/service.js'
 import {defaultStorePath, type PolicyStore} from '../../policy/store.js'
 import {parseMac} from '../../net/mac.js'
 import {ControlServer} from '../../control/server.js'
@@ -15,7 +14,7 @@ import {EngineError} from '../../control/errors.js'
 import type {ApplyTiming, ControlMethod, RuntimeError, RuntimeStatus} from '../../control/protocol.js'
 import {GreUnderlay} from '../io/gre-underlay.js'
 import {TapPort} from '../io/tap-port.js'
-import {compile} from '../compile.js'
+import {lastLoadKind, loadForwardingTable} from '../policy-source.js'
 import type {ForwardingTable} from '../table.js'
 import {Engine} from '../engine.js'
 import {FALLBACK_PHYSICAL_MTU, type LocalAddress, type StoreProviderAddress, overlayOverhead, resolveProviderAddresses} from './host.js'
@@ -64,7 +63,6 @@ export class EngineRuntime {
 
   private constructor(
     private readonly options: RuntimeOptions,
-    private readonly service: PolicyService,
     private readonly engine: Engine,
     private readonly underlays: {local: LocalAddress; underlay: GreUnderlay}[],
     private readonly providerAddresses: readonly string[],
@@ -86,19 +84,16 @@ export class EngineRuntime {
     if (await engineAnswers(socketPath)) {
       throw new EngineError(`an engine is already running for store ${store.path} (control socket ${socketPath}); stop it first: hnv engine stop --store ${store.path}`)
     }
-    const service = new PolicyService(store)
     const t0 = performance.now()
-    const snapshot = readSnapshot(store, service)
-    const t1 = performance.now()
     let table: ForwardingTable
     try {
-      table = compile(snapshot.policy, snapshot.revision)
+      table = loadForwardingTable(store)
     } catch (error) {
-      throw new EngineError(`the policy in ${store.path} (revision ${snapshot.revision}) cannot be applied: ${(error as Error).message}`)
+      throw new EngineError(`the policy in ${store.path} (revision ${store.revision()}) cannot be applied: ${(error as Error).message}`)
     }
-    const t2 = performance.now()
-    const rows = (snapshot.policy.ProviderAddresses ?? []) as StoreProviderAddress[]
-    const providerAddresses = providerAddressesOf(snapshot.policy)
+    const t1 = performance.now()
+    const rows = table.sources.ProviderAddresses as unknown as StoreProviderAddress[]
+    const providerAddresses = providerAddressesOf(table)
     const locals = resolveProviderAddresses(rows, store.path === defaultStorePath() ? '' : ` --store ${store.path}`)
     const underlays: {local: LocalAddress; underlay: GreUnderlay}[] = []
     let engine: Engine | undefined
@@ -112,9 +107,9 @@ export class EngineRuntime {
       const tapMtu =
         options.tapMtu ??
         (locals.length === 0 ? FALLBACK_PHYSICAL_MTU - overlayOverhead(4) : Math.min(...locals.map((l) => l.mtu - overlayOverhead(l.family))))
-      const timing = {revision: snapshot.revision, appliedAt: 0, readMs: t1 - t0, compileMs: t2 - t1, swapMs: 0}
-      runtime = new EngineRuntime(options, service, engine, underlays, providerAddresses, tapMtu, table, timing)
-      const failures = runtime.reconcilePorts(adaptersOf(snapshot.policy))
+      const timing = {revision: table.revision, appliedAt: 0, loadMs: t1 - t0, load: lastLoadKind(store) ?? 'all', swapMs: 0}
+      runtime = new EngineRuntime(options, engine, underlays, providerAddresses, tapMtu, table, timing)
+      const failures = runtime.reconcilePorts(adaptersOf(table))
       if (failures.length > 0) throw new EngineError(failures.join('; '))
       const t3 = performance.now()
       engine.load(table)
@@ -216,25 +211,17 @@ export class EngineRuntime {
   private reload(noticed: number): void {
     this.seenRevision = noticed
     const t0 = performance.now()
-    let snapshot: Snapshot
-    try {
-      snapshot = readSnapshot(this.options.store, this.service)
-    } catch (error) {
-      this.fail(noticed, `cannot read the policy: ${(error as Error).message}`)
-      return
-    }
-    this.seenRevision = snapshot.revision
-    const t1 = performance.now()
     let table: ForwardingTable
     try {
-      table = compile(snapshot.policy, snapshot.revision)
+      table = loadForwardingTable(this.options.store)
     } catch (error) {
-      this.fail(snapshot.revision, (error as Error).message)
+      this.fail(noticed, (error as Error).message)
       return
     }
-    const t2 = performance.now()
-    const problems = this.reconcilePorts(adaptersOf(snapshot.policy))
-    const wanted = providerAddressesOf(snapshot.policy)
+    this.seenRevision = table.revision
+    const t1 = performance.now()
+    const problems = this.reconcilePorts(adaptersOf(table))
+    const wanted = providerAddressesOf(table)
     if (wanted.join() !== this.providerAddresses.join()) {
       problems.push(
         `the store's provider addresses changed (now ${wanted.join(', ') || 'none'}; bound: ${this.providerAddresses.join(', ') || 'none'}): ` +
@@ -244,9 +231,10 @@ export class EngineRuntime {
     const t3 = performance.now()
     this.engine.load(table)
     const t4 = performance.now()
-    this.lastApply = {revision: table.revision, appliedAt: Date.now(), readMs: t1 - t0, compileMs: t2 - t1, swapMs: t4 - t3}
+    const load = lastLoadKind(this.options.store) ?? 'all'
+    this.lastApply = {revision: table.revision, appliedAt: Date.now(), loadMs: t1 - t0, load, swapMs: t4 - t3}
     this.lastError = null
-    this.log(`applied revision ${table.revision} (read ${ms(t1 - t0)}, compile ${ms(t2 - t1)}, ports ${ms(t3 - t2)}, swap ${ms(t4 - t3)})`)
+    this.log(`applied revision ${table.revision} (load ${ms(t1 - t0)}: ${load}, ports ${ms(t3 - t1)}, swap ${ms(t4 - t3)})`)
     if (problems.length > 0) this.fail(table.revision, problems.join('; '), true)
   }
 
@@ -336,23 +324,12 @@ export function stopOnSignals(runtime: EngineRuntime): void {
   })
 }
 
-interface Snapshot {
-  revision: number
-  policy: PolicyDocument
+function providerAddressesOf(table: ForwardingTable): string[] {
+  return (table.sources.ProviderAddresses as unknown as {ProviderAddress: string}[]).map((row) => row.ProviderAddress).sort()
 }
 
-/** The revision and the policy read in one read transaction, so the table is labelled with the revision it holds. */
-function readSnapshot(store: PolicyStore, service: PolicyService): Snapshot {
-  return store.db.transaction(() => ({revision: store.revision(), policy: service.exportPolicy()}))()
-}
-
-function providerAddressesOf(policy: PolicyDocument): string[] {
-  const rows = (policy.ProviderAddresses ?? []) as {ProviderAddress: string}[]
-  return rows.map((row) => row.ProviderAddress).sort()
-}
-
-function adaptersOf(policy: PolicyDocument): Adapter[] {
-  return (policy.VMNetworkAdapters ?? []) as Adapter[]
+function adaptersOf(table: ForwardingTable): Adapter[] {
+  return table.sources.VMNetworkAdapters as unknown as Adapter[]
 }
 
 function macBytes(mac: string): Uint8Array {
