@@ -431,34 +431,40 @@ function plan(lastIds: Float64Array, changedIds: number[], now: Map<number, Row>
 }
 
 function applyRecords(last: Loaded, changes: Changes): Applied<RecordColumns> | null {
-  if (changes.recordIds.length === 0) return {columns: last.records, ids: last.recordIds}
-  const p = plan(last.recordIds, changes.recordIds, changes.records)
-  if (p === null) return null
-  const columns = last.records.without(p.removed, p.added.length)
-  const ids = withoutRows(last.recordIds, 1, p.removed, columns.count)
-  const base = last.recordIds.length - p.removed.length
-  p.added.forEach(([id], k) => (ids[base + k] = id))
-  const rows: [number, Row][] = [...p.updated, ...p.added.map(([, row], k): [number, Row] => [base + k, row])]
-  for (const [at, row] of rows) {
+  return applyRows(last.records, last.recordIds, changes.recordIds, changes.records, (columns, at, row) => {
     columns.vmName.set(at, parseRecord(row, at, columns, last.pas))
-    if (!asStored(row, recordObject(columns, at, last.pas))) return null
-  }
-  return {columns, ids}
+    return asStored(row, recordObject(columns, at, last.pas))
+  })
 }
 
 function applyRoutes(last: Loaded, changes: Changes): Applied<RouteColumns> | null {
-  if (changes.routeIds.length === 0) return {columns: last.routes, ids: last.routeIds}
-  const p = plan(last.routeIds, changes.routeIds, changes.routes)
+  return applyRows(last.routes, last.routeIds, changes.routeIds, changes.routes, (columns, at, row) => {
+    parseRoute(row, at, columns)
+    return asStored(row, routeObject(columns, at))
+  })
+}
+
+/**
+ * One table's changed rows applied to a copy of its columns: removed rows dropped, changed ones rewritten in
+ * place, new ones appended. `put` parses a row into position `at` and says whether it reads back exactly as
+ * stored; null (any row that does not, or ids out of order) sends the caller to a full load.
+ */
+function applyRows<C extends {count: number; without(removed: readonly number[], added: number): C}>(
+  lastColumns: C,
+  lastIds: Float64Array,
+  changedIds: number[],
+  changedRows: Map<number, Row>,
+  put: (columns: C, at: number, row: Row) => boolean,
+): Applied<C> | null {
+  if (changedIds.length === 0) return {columns: lastColumns, ids: lastIds}
+  const p = plan(lastIds, changedIds, changedRows)
   if (p === null) return null
-  const columns = last.routes.without(p.removed, p.added.length)
-  const ids = withoutRows(last.routeIds, 1, p.removed, columns.count)
-  const base = last.routeIds.length - p.removed.length
+  const columns = lastColumns.without(p.removed, p.added.length)
+  const base = lastIds.length - p.removed.length
+  const ids = withoutRows(lastIds, 1, p.removed, columns.count)
   p.added.forEach(([id], k) => (ids[base + k] = id))
   const rows: [number, Row][] = [...p.updated, ...p.added.map(([, row], k): [number, Row] => [base + k, row])]
-  for (const [at, row] of rows) {
-    parseRoute(row, at, columns)
-    if (!asStored(row, routeObject(columns, at))) return null
-  }
+  for (const [at, row] of rows) if (!put(columns, at, row)) return null
   return {columns, ids}
 }
 
