@@ -106,29 +106,29 @@ const INDEX_BITS = 10
 const MAX_PAS = 1 << (31 - INDEX_BITS)
 
 class UnderlayTx extends TxBatch implements UnderlayTxBatch {
-  destinations: Uint8Array
+  destinations!: Uint8Array
   /** Per packet: destination PA row << INDEX_BITS | arrival index, to group a batch by destination. */
-  keys: Int32Array
+  keys!: Int32Array
   /** False once a packet arrived for a PA row lower than the one before it. */
   grouped = true
   lastPa = 0
   /** The arrays the grouped batch is permuted into; swapped with the live ones. */
-  private spareOffsets: Uint32Array
-  private spareLengths: Uint32Array
-  private spareDestinations: Uint8Array
+  private spareOffsets!: Uint32Array
+  private spareLengths!: Uint32Array
+  private spareDestinations!: Uint8Array
 
   constructor(capacity: number) {
     super(capacity)
-    this.destinations = new Uint8Array(capacity * DEST_STRIDE)
-    this.keys = new Int32Array(capacity)
-    this.spareOffsets = new Uint32Array(capacity)
-    this.spareLengths = new Uint32Array(capacity)
-    this.spareDestinations = new Uint8Array(capacity * DEST_STRIDE)
+    this.allocate(capacity)
   }
 
   override grow(capacity: number): void {
     if (capacity <= this.offsets.length) return
     super.grow(capacity)
+    this.allocate(capacity)
+  }
+
+  private allocate(capacity: number): void {
     this.destinations = new Uint8Array(capacity * DEST_STRIDE)
     this.keys = new Int32Array(capacity)
     this.spareOffsets = new Uint32Array(capacity)
