@@ -96,6 +96,9 @@ export const FULL_CHANGE = '*'
 
 export const SCHEMA_VERSION = MIGRATIONS.length
 
+/** How long a command waits for another writer before giving up. */
+const BUSY_TIMEOUT_MS = 10_000
+
 /** /var/lib/hnv/policy.db for root, else $XDG_STATE_HOME/hnv/policy.db; --store and HNV_STORE override. */
 export function defaultStorePath(env: NodeJS.ProcessEnv = process.env): string {
   if (process.getuid?.() === 0) return '/var/lib/hnv/policy.db'
@@ -135,13 +138,18 @@ export class PolicyStore {
   }
 
   private prepare(): void {
-    this.db.pragma('busy_timeout = 10000')
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
     // Large imports insert into five indexes in random key order: a 64 MiB page cache keeps them in memory.
     this.db.pragma('cache_size = -65536')
-    this.checkIdentity()
-    if (this.userVersion() === SCHEMA_VERSION) return
+    // One read transaction: the identity's three reads must see one snapshot, or another process creating
+    // the same file can commit between them (tables present, application_id not yet seen).
+    const current = this.db.transaction(() => {
+      this.checkIdentity()
+      return this.userVersion()
+    })()
+    if (current === SCHEMA_VERSION) return
     // Creation and migration race with other processes opening the same new file: decide under the write lock.
-    if (this.path !== ':memory:') this.db.pragma('journal_mode = WAL')
+    if (this.path !== ':memory:') this.useWal()
     this.db.transaction(() => {
       this.checkIdentity()
       const from = this.userVersion()
@@ -149,6 +157,23 @@ export class PolicyStore {
       this.db.pragma(`application_id = ${APPLICATION_ID}`)
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`)
     }).immediate()
+  }
+
+  /**
+   * Switches a new file to WAL. The switch needs an exclusive lock and SQLite answers SQLITE_BUSY at once
+   * instead of waiting out the busy timeout, so processes opening the same new file retry it here.
+   */
+  private useWal(): void {
+    const deadline = Date.now() + BUSY_TIMEOUT_MS
+    for (;;) {
+      try {
+        if (this.db.pragma('journal_mode', {simple: true}) !== 'wal') this.db.pragma('journal_mode = WAL')
+        return
+      } catch (error) {
+        if ((error as {code?: string}).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5)
+      }
+    }
   }
 
   private userVersion(): number {
