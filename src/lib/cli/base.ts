@@ -1,7 +1,7 @@
 // The base of every hnv command: PowerShell argument translation, output format, the one place errors are
 // printed and exit codes chosen. Commands implement execute() and return a Result; they never print.
 import {Command, Flags, type Interfaces} from '@oclif/core'
-import {PolicyError, StoreError, UsageError} from './errors.js'
+import {HostError, PolicyError, StoreError, UsageError} from './errors.js'
 import {OUTPUT_FORMATS, type OutputFormat, type Result, render, writeError, writeResult} from './output.js'
 import {CMDLET_MARKER, type FlagShape, closest, pascalName, translateArguments} from './powershell.js'
 import {readPreferences} from './preferences.js'
@@ -55,7 +55,7 @@ export abstract class HnvCommand extends Command {
     let code = 1
     let message = error.message
     if (error instanceof UsageError) code = 2
-    else if (error instanceof PolicyError || error instanceof StoreError) code = error.exitCode
+    else if (error instanceof PolicyError || error instanceof StoreError || error instanceof HostError) code = error.exitCode
     else if (error.oclif?.exit !== undefined) {
       // oclif's own parse errors: keep their first line, add a suggestion for a mistyped flag.
       code = error.oclif.exit === 0 ? 0 : 2

@@ -12,6 +12,11 @@ export class UsageError extends Error {
   readonly exitCode: number = 2
 }
 
+/** The host cannot do what was asked (a provider address not assigned here, no CAP_NET_ADMIN, no engine answering): exit 1. */
+export class HostError extends Error {
+  readonly exitCode: number = 1
+}
+
 /** The store file cannot be used (not an hnv store, newer schema, unreadable): exit 1. */
 export class StoreError extends Error {
   readonly exitCode: number = 1
