@@ -71,3 +71,9 @@ export function writeNote(line: string): void {
 export function writeError(line: string): void {
   process.stderr.write(`hnv: ${line}\n`)
 }
+
+/** The terminal on stderr, for status that redraws in place (progress.ts); null when stderr is not a TTY. */
+export function statusTerminal(): {columns: number; write(text: string): void} | null {
+  if (!process.stderr.isTTY) return null
+  return {columns: process.stderr.columns || 80, write: (text) => void process.stderr.write(text)}
+}
