@@ -208,7 +208,7 @@ function allocateMac(ctx: RuleContext): string {
 }
 
 /** hnv-<vm>, readable in `ip link`, with -N added when the VM has more than one adapter. */
-function allocateInterfaceName(ctx: RuleContext, vmName: string): string {
+export function allocateInterfaceName(ctx: RuleContext, vmName: string): string {
   const base = `hnv-${vmName.toLowerCase().replace(/[^a-z0-9-]/g, '')}`.slice(0, 15)
   const taken = (name: string) => statement(ctx.db, 'SELECT 1 FROM vm_network_adapters WHERE interface_name = ?').get(name)
   if (!taken(base)) return base

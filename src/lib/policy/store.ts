@@ -87,6 +87,64 @@ const MIGRATIONS: readonly string[] = [
      row_id INTEGER NOT NULL,
      PRIMARY KEY (revision, table_name, row_id)
    ) WITHOUT ROWID;`,
+  // The SCVMM model (src/lib/model): hosts, VM networks, subnets, pools and VMs, referring to each other by
+  // name; `origin` marks the low-level rows derived from a model object (NULL: hand-made).
+  `CREATE TABLE model_settings (name TEXT PRIMARY KEY, value TEXT);
+   CREATE TABLE model_hosts (
+     id INTEGER PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+     provider_addresses TEXT NOT NULL,
+     interface_name TEXT,
+     interface_index INTEGER NOT NULL DEFAULT 2,
+     description TEXT
+   );
+   CREATE TABLE model_vm_networks (
+     id INTEGER PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+     routing_domain_id TEXT NOT NULL UNIQUE,
+     address_family TEXT NOT NULL,
+     description TEXT
+   );
+   CREATE TABLE model_vm_subnets (
+     id INTEGER PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+     vm_network TEXT NOT NULL COLLATE NOCASE,
+     prefix TEXT NOT NULL,
+     virtual_subnet_id INTEGER NOT NULL UNIQUE,
+     description TEXT
+   );
+   CREATE TABLE model_ip_pools (
+     id INTEGER PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+     vm_subnet TEXT NOT NULL COLLATE NOCASE,
+     range_start TEXT NOT NULL,
+     range_end TEXT NOT NULL,
+     reserved TEXT,
+     description TEXT
+   );
+   CREATE TABLE model_mac_pools (
+     id INTEGER PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+     range_start TEXT NOT NULL,
+     range_end TEXT NOT NULL,
+     description TEXT
+   );
+   CREATE TABLE model_vms (
+     id INTEGER PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+     vm_subnet TEXT NOT NULL COLLATE NOCASE,
+     vm_host TEXT NOT NULL COLLATE NOCASE,
+     ipv4_address TEXT,
+     ipv6_address TEXT,
+     mac_address TEXT NOT NULL UNIQUE,
+     description TEXT
+   );
+   ALTER TABLE lookup_records ADD COLUMN origin TEXT;
+   ALTER TABLE customer_routes ADD COLUMN origin TEXT;
+   ALTER TABLE provider_addresses ADD COLUMN origin TEXT;
+   ALTER TABLE vm_network_adapters ADD COLUMN origin TEXT;
+   CREATE INDEX lookup_records_origin ON lookup_records (origin) WHERE origin IS NOT NULL;
+   CREATE INDEX customer_routes_origin ON customer_routes (origin) WHERE origin IS NOT NULL;`,
 ]
 
 /** Revisions the change log keeps: an engine further behind than this reloads everything. */
@@ -211,7 +269,8 @@ export class PolicyStore {
         const before = this.db.prepare('SELECT total_changes() AS n').get() as {n: number}
         const result = fn()
         const after = this.db.prepare('SELECT total_changes() AS n').get() as {n: number}
-        if (after.n !== before.n) {
+        // Nested writes (a model transaction around policy operations) commit as one revision.
+        if (outermost && after.n !== before.n) {
           // A row changed without logChange: the log cannot say which, so it says "any".
           if (outermost && after.n - before.n - this.logged.rows !== this.logged.calls) this.logFullChange()
           this.db.prepare('UPDATE revision SET value = value + 1 WHERE id = 1').run()
