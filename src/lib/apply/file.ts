@@ -27,7 +27,8 @@ let validator: ValidateFunction | undefined
 function validate(data: unknown): ErrorObject[] {
   if (!validator) {
     const Ajv = createRequire(import.meta.url)('ajv').default as typeof import('ajv').default
-    validator = new Ajv({allErrors: true, strict: false}).compile(tenantFileSchema())
+    // coerceTypes: YAML reads a MAC of 12 digits or a numeric name as a number; the field says it is text.
+    validator = new Ajv({allErrors: true, strict: false, verbose: true, coerceTypes: true}).compile(tenantFileSchema())
   }
   return validator(data) ? [] : [...(validator.errors ?? [])]
 }
@@ -96,8 +97,10 @@ function schemaProblems(errors: ErrorObject[], data: unknown): {path: Path; mess
         break
       }
       case 'type':
-        // anyOf's other branches (null, a list) explain nothing the first branch does not.
-        if (['null', 'array'].includes(String((error.params as {type: string}).type))) continue
+        // anyOf's other branches (null, a list) explain nothing the first branch does not, and a value
+        // with problems inside it (a list with one bad item) is explained by those.
+        if (error.schemaPath.includes('/anyOf/') && ['null', 'array'].includes(String((error.params as {type: string}).type))) continue
+        if (errors.some((other) => other.instancePath.startsWith(`${error.instancePath}/`))) continue
         message = `${shown} must be ${article(String((error.params as {type: string}).type))}`
         break
       case 'enum':

@@ -27,7 +27,7 @@ export async function readSource(source: string): Promise<SourceDocument> {
 }
 
 export async function parseSource(text: string, name: string): Promise<SourceDocument> {
-  const {LineCounter, parseDocument, isMap, isSeq} = await import('yaml')
+  const {LineCounter, parseDocument, isMap, isSeq, visit} = await import('yaml')
   const lines = new LineCounter()
   const document = parseDocument(text, {lineCounter: lines, uniqueKeys: true, prettyErrors: false})
   const error = document.errors[0]
@@ -35,6 +35,13 @@ export async function parseSource(text: string, name: string): Promise<SourceDoc
     const at = error.linePos?.[0]?.line ?? lines.linePos(error.pos[0]).line
     throw new PolicyError(`${name}:${at}: not valid YAML or JSON: ${error.message.split('\n')[0]}`)
   }
+  // A plain scalar YAML reads as a number but did not write as one keeps its text: the MAC 060600000005
+  // is not the number 60600000005, nor 0x10 the number 16.
+  visit(document, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'number' && node.type === 'PLAIN' && node.source !== undefined && String(node.value) !== node.source) node.value = node.source
+    },
+  })
   const line = (path: Path): number | null => {
     let node: unknown = document.contents
     let found: number | null = lineOf(node)
@@ -42,9 +49,9 @@ export async function parseSource(text: string, name: string): Promise<SourceDoc
       if (isMap(node)) {
         const pair = node.items.find((p) => String((p.key as {value?: unknown})?.value ?? p.key) === String(step))
         if (!pair) break
-        found = lineOf(pair.key) ?? found
+        // A field's line is its key's: `VMHost: host1`, or `Prefix:` above its list.
+        found = lineOf(pair.key) ?? lineOf(pair.value) ?? found
         node = pair.value
-        found = lineOf(node) ?? found
       } else if (isSeq(node) && typeof step === 'number' && node.items[step] !== undefined) {
         node = node.items[step]
         found = lineOf(node) ?? found
