@@ -80,7 +80,7 @@ export abstract class HnvCommand extends Command {
     if (this.form === 'cmdlet') return message
     const ctor = this.ctor as typeof HnvCommand
     const byPs = new Map(Object.keys(this.flagShapes()).map((flag) => [pascalName(flag, ctor.psNames).toLowerCase(), flag]))
-    return message.replace(/(^|[\s(,'])-([A-Z][A-Za-z]*)/g, (whole, before: string, name: string) => {
+    return message.replace(/(^|[\s(,'])-([A-Z][A-Za-z0-9]*)/g, (whole, before: string, name: string) => {
       const flag = byPs.get(name.toLowerCase())
       return flag ? `${before}--${flag}` : whole
     })

@@ -13,8 +13,11 @@ import {readPreferences} from './preferences.js'
 
 /** MACAddress -> mac-address, VirtualSubnetID -> virtual-subnet-id. */
 export function kebab(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2').toLowerCase()
+  return name.replace(/IPv([46])/g, 'Ipv$1').replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2').toLowerCase()
 }
+
+/** New/Get/Set/Remove over a kind: PolicyService, or the model's service (src/lib/model). */
+export type KindOperations = Pick<PolicyService, 'get' | 'create' | 'set' | 'remove'>
 
 export abstract class PolicyCommand extends HnvCommand {
   static override baseFlags: Interfaces.FlagInput = {
@@ -25,8 +28,17 @@ export abstract class PolicyCommand extends HnvCommand {
   private opened?: PolicyStore
 
   protected service(flags: AnyFlags): PolicyService {
+    return new PolicyService(this.openStore(flags))
+  }
+
+  protected openStore(flags: AnyFlags): PolicyStore {
     this.opened ??= PolicyStore.open(flags.store ?? readPreferences().store ?? defaultStorePath())
-    return new PolicyService(this.opened)
+    return this.opened
+  }
+
+  /** What the New/Get/Set/Remove factories run on; the model's commands give the model service instead. */
+  protected operations(flags: AnyFlags): KindOperations {
+    return this.service(flags)
   }
 
   override async finally(error: Error | undefined): Promise<void> {
@@ -108,7 +120,7 @@ export function newCommand(kind: KindSpec, verb = 'New') {
     static override psNames = psNamesOf(kind)
 
     async execute(flags: AnyFlags): Promise<Result | void> {
-      const outcome = this.service(flags).create(kind, inputOf(kind, flags, (p) => p.create !== 'no'), flags['what-if'])
+      const outcome = this.operations(flags).create(kind, inputOf(kind, flags, (p) => p.create !== 'no'), flags['what-if'])
       return this.present(kind, verb, outcome, flags, true, true)
     }
   }
@@ -122,7 +134,7 @@ export function getCommand(kind: KindSpec) {
     static override psNames = psNamesOf(kind)
 
     async execute(flags: AnyFlags): Promise<Result | void> {
-      const outcome = this.service(flags).get(kind, inputOf(kind, flags, (p) => p.filter) as RawFilters)
+      const outcome = this.operations(flags).get(kind, inputOf(kind, flags, (p) => p.filter) as RawFilters)
       return this.present(kind, 'Get', outcome, flags, true)
     }
   }
@@ -144,7 +156,7 @@ export function setCommand(kind: KindSpec) {
       if (Object.values(changes).every((v) => v === undefined)) {
         throw new UsageError(`nothing to change: give ${kind.properties.filter((p) => p.settable).map((p) => `-${paramName(p)}`).join(', ')}`)
       }
-      const outcome = this.service(flags).set(kind, selectionOf(kind, flags, (p) => p.select), changes, flags['what-if'])
+      const outcome = this.operations(flags).set(kind, selectionOf(kind, flags, (p) => p.select), changes, flags['what-if'])
       return this.present(kind, 'Set', outcome, flags, flags['pass-thru'])
     }
   }
@@ -161,7 +173,7 @@ export function removeCommand(kind: KindSpec, filterBy: (p: PropertySpec) => boo
     static override psNames = psNamesOf(kind)
 
     async execute(flags: AnyFlags): Promise<Result | void> {
-      const outcome = this.service(flags).remove(kind, selectionOf(kind, flags, filterBy), flags['what-if'])
+      const outcome = this.operations(flags).remove(kind, selectionOf(kind, flags, filterBy), flags['what-if'])
       return this.present(kind, 'Remove', outcome, flags, flags['pass-thru'])
     }
   }

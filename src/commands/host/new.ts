@@ -1,0 +1,5 @@
+import {newCommand} from '../../lib/cli/policy-command.js'
+import {modelCommand} from '../../lib/model/command.js'
+import {host} from '../../lib/model/kinds.js'
+
+export default class HostNew extends modelCommand(newCommand(host, 'Add')) {}

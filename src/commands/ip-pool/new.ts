@@ -1,0 +1,5 @@
+import {newCommand} from '../../lib/cli/policy-command.js'
+import {modelCommand} from '../../lib/model/command.js'
+import {ipPool} from '../../lib/model/kinds.js'
+
+export default class IPPoolNew extends modelCommand(newCommand(ipPool, 'New')) {}

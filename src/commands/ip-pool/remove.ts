@@ -1,0 +1,5 @@
+import {removeCommand} from '../../lib/cli/policy-command.js'
+import {modelCommand} from '../../lib/model/command.js'
+import {ipPool} from '../../lib/model/kinds.js'
+
+export default class IPPoolRemove extends modelCommand(removeCommand(ipPool)) {}

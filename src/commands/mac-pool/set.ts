@@ -1,0 +1,5 @@
+import {setCommand} from '../../lib/cli/policy-command.js'
+import {modelCommand} from '../../lib/model/command.js'
+import {macPool} from '../../lib/model/kinds.js'
+
+export default class MACPoolSet extends modelCommand(setCommand(macPool)) {}

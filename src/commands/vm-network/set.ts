@@ -1,0 +1,5 @@
+import {setCommand} from '../../lib/cli/policy-command.js'
+import {modelCommand} from '../../lib/model/command.js'
+import {vmNetwork} from '../../lib/model/kinds.js'
+
+export default class VMNetworkSet extends modelCommand(setCommand(vmNetwork)) {}

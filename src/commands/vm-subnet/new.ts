@@ -1,0 +1,5 @@
+import {newCommand} from '../../lib/cli/policy-command.js'
+import {modelCommand} from '../../lib/model/command.js'
+import {vmSubnet} from '../../lib/model/kinds.js'
+
+export default class VMSubnetNew extends modelCommand(newCommand(vmSubnet, 'New')) {}

@@ -1,0 +1,5 @@
+import {removeCommand} from '../../lib/cli/policy-command.js'
+import {modelCommand} from '../../lib/model/command.js'
+import {vmSubnet} from '../../lib/model/kinds.js'
+
+export default class VMSubnetRemove extends modelCommand(removeCommand(vmSubnet)) {}

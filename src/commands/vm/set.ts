@@ -1,0 +1,5 @@
+import {setCommand} from '../../lib/cli/policy-command.js'
+import {modelCommand} from '../../lib/model/command.js'
+import {vm} from '../../lib/model/kinds.js'
+
+export default class VMSet extends modelCommand(setCommand(vm)) {}
