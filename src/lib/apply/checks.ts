@@ -3,7 +3,14 @@
 // a tenant file and a bare policy document are checked by the same rules. Each finding names the objects.
 import {isUnspecified, parseIp} from '../net/ip.js'
 import type {Host, StaticIPAddressPool, VM, VMSubnet} from '../model/types.js'
-import type {PolicyObject} from '../policy/types.js'
+import {PolicyError} from '../cli/errors.js'
+import {GATEWAY_RECORD_PA} from '../demo/topology.js'
+import type {ModelService} from '../model/service.js'
+import {KINDS} from '../policy/kinds.js'
+import type {KindSpec, PolicyObject} from '../policy/types.js'
+import {paramName, parseValue} from '../policy/values.js'
+import {tenantFile} from './file.js'
+import {problemAt, type Path, type SourceDocument} from './source.js'
 import {addressText, addressValue, gatewayValue, overlaps, prefixSpan, rangeSpan, splitList, type Span} from '../model/addresses.js'
 
 export const CHECKS = {
@@ -208,4 +215,67 @@ function checkModel(model: CheckModel, tables: 'derived' | 'separate', add: (che
       else if (ca.text === gatewayAddress(home.prefix)) add('vm-on-gateway', objects, `VM ${vm.Name} has ${ca.text}, the gateway (.1) of ${home.prefix}; no VM may use it`)
     }
   }
+}
+
+/** The checks of a store: its low-level tables hold what its model derived. */
+export function storeCheckInput(service: ModelService): CheckInput {
+  const exported = service.policy.exportPolicy() as unknown as LowLevelPolicy
+  return {
+    policy: {LookupRecords: exported.LookupRecords, CustomerRoutes: exported.CustomerRoutes, ProviderAddresses: exported.ProviderAddresses, VMNetworkAdapters: exported.VMNetworkAdapters},
+    model: {hosts: service.hosts(), subnets: service.vmSubnets(), pools: service.ipPools(), vms: service.vms()},
+    tables: 'derived',
+    gatewayProviderAddresses: [GATEWAY_RECORD_PA],
+  }
+}
+
+/**
+ * The checks of a file: a tenant file (its model objects, beside its raw Policy records), or a policy
+ * document as `policy export` writes it (low-level only). Values are parsed as New would, so problems in
+ * them are reported at their line.
+ */
+export function fileCheckInput(document: SourceDocument): CheckInput {
+  const data = (document.data ?? {}) as Record<string, unknown>
+  const lowLevel = KINDS.some((kind) => kind.exportName in data)
+  const policy: LowLevelPolicy = {LookupRecords: [], CustomerRoutes: [], ProviderAddresses: [], VMNetworkAdapters: []}
+  const read = (kind: KindSpec, items: {input: Record<string, unknown>; path: Path}[]) => {
+    if (!(kind.exportName in policy)) return
+    policy[kind.exportName as keyof LowLevelPolicy] = items.map(({input, path}) => {
+      const object: PolicyObject = {}
+      for (const [key, raw] of Object.entries(input)) {
+        const property = kind.properties.find((p) => p.name.toLowerCase() === key.toLowerCase() || paramName(p).toLowerCase() === key.toLowerCase())
+        if (!property) throw new PolicyError(problemAt(document, [...path, key], `${kind.name} has no property '${key}'; allowed: ${kind.properties.map((p) => p.name).join(', ')}`))
+        try {
+          object[property.name] = parseValue(property, raw)
+        } catch (error) {
+          if (error instanceof PolicyError) throw new PolicyError(problemAt(document, [...path, key], error.message))
+          throw error
+        }
+      }
+      for (const property of kind.properties) if (!(property.name in object)) object[property.name] = property.default ?? null
+      return object
+    })
+  }
+  if (lowLevel) {
+    for (const kind of KINDS) {
+      const items = data[kind.exportName]
+      if (!Array.isArray(items)) continue
+      read(kind, items.map((input, index) => ({input: input as Record<string, unknown>, path: [kind.exportName, index]})))
+    }
+    return {policy}
+  }
+  const file = tenantFile(document)
+  for (const kind of KINDS) read(kind, file.policy.get(kind.exportName) ?? [])
+  const section = <T>(name: string) => (file.sections.get(name) ?? []).map((o) => o.input as unknown as T)
+  return {
+    policy,
+    model: {hosts: section('Hosts'), subnets: section('VMSubnets'), pools: section('StaticIPAddressPools'), vms: section('VMs')},
+    tables: 'separate',
+    gatewayProviderAddresses: [GATEWAY_RECORD_PA],
+  }
+}
+
+export const FINDING_COLUMNS = ['Check', 'Objects', 'Problem']
+
+export function findingRows(report: CheckReport): PolicyObject[] {
+  return report.findings.map((f) => ({Check: f.Check, Objects: f.Objects.join('; '), Problem: f.Problem}))
 }

@@ -41,7 +41,8 @@ export async function parseTenantFile(text: string, name: string): Promise<Tenan
   return tenantFile(await parseSource(text, name))
 }
 
-function tenantFile(document: SourceDocument): TenantFile {
+/** Validates a parsed document as a tenant file. */
+export function tenantFile(document: SourceDocument): TenantFile {
   const data = document.data ?? {}
   const problems = schemaProblems(validate(data), data)
   if (problems.length > 0) throw problemsError(document, problems)
