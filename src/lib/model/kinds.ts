@@ -334,19 +334,30 @@ const ADDRESS_PROPS: Record<Family, 'IPv4Address' | 'IPv6Address'> = {4: 'IPv4Ad
 const ADDRESS_COLUMNS: Record<Family, string> = {4: 'ipv4_address', 6: 'ipv6_address'}
 
 /** The CAs a VM may not take in its VM network: other VMs' and hand-made records' of the network's subnets. */
-function usedAddresses(ctx: RuleContext, network: string, family: Family, exceptVm: number): Map<bigint, string> {
-  const used = new Map<bigint, string>()
+function usedAddresses(ctx: RuleContext, network: string, family: Family): Set<bigint> {
+  const used = new Set<bigint>()
   const column = ADDRESS_COLUMNS[family]
-  for (const row of statement(ctx.db, `SELECT v.name, v.${column} AS address FROM model_vms v JOIN model_vm_subnets s ON s.name = v.vm_subnet COLLATE NOCASE
-      WHERE s.vm_network = ? COLLATE NOCASE AND v.${column} IS NOT NULL AND v.id != ?`).all(network, exceptVm) as {name: string; address: string}[]) {
-    used.set(addressValue(row.address).value, `VM '${row.name}'`)
+  for (const row of statement(ctx.db, `SELECT ${column} AS address FROM model_vms
+      WHERE vm_subnet IN (SELECT name FROM model_vm_subnets WHERE vm_network = ?) AND ${column} IS NOT NULL`).all(network) as {address: string}[]) {
+    used.add(addressValue(row.address).value)
   }
-  for (const row of statement(ctx.db, `SELECT customer_address AS address, virtual_subnet_id AS vsid FROM lookup_records
-      WHERE origin IS NULL AND type IN ('Static', 'Dynamic') AND virtual_subnet_id IN (SELECT virtual_subnet_id FROM model_vm_subnets WHERE vm_network = ? COLLATE NOCASE)`).all(network) as {address: string; vsid: number}[]) {
+  for (const row of statement(ctx.db, `SELECT customer_address AS address FROM lookup_records
+      WHERE origin IS NULL AND type IN ('Static', 'Dynamic') AND virtual_subnet_id IN (SELECT virtual_subnet_id FROM model_vm_subnets WHERE vm_network = ?)`).all(network) as {address: string}[]) {
     const value = addressValue(row.address)
-    if (value.family === family && !used.has(value.value)) used.set(value.value, `a hand-made lookup record in VirtualSubnetID ${row.vsid}`)
+    if (value.family === family) used.add(value.value)
   }
   return used
+}
+
+/** Who else holds a CA in the VM network: another VM or a hand-made lookup record of one of its subnets. */
+function addressHolder(ctx: RuleContext, network: string, family: Family, address: string, exceptVm: number): string | undefined {
+  const column = ADDRESS_COLUMNS[family]
+  const other = statement(ctx.db, `SELECT name FROM model_vms WHERE ${column} = ? AND id != ?
+      AND vm_subnet IN (SELECT name FROM model_vm_subnets WHERE vm_network = ?) LIMIT 1`).get(address, exceptVm, network) as {name: string} | undefined
+  if (other) return `VM '${other.name}'`
+  const record = statement(ctx.db, `SELECT virtual_subnet_id AS vsid FROM lookup_records WHERE origin IS NULL AND customer_address = ? AND type IN ('Static', 'Dynamic')
+      AND virtual_subnet_id IN (SELECT virtual_subnet_id FROM model_vm_subnets WHERE vm_network = ?) LIMIT 1`).get(address, network) as {vsid: number} | undefined
+  return record && `a hand-made lookup record in VirtualSubnetID ${record.vsid}`
 }
 
 /** The lowest address of the subnet's pools of that family (or of the whole subnet when it has none) that is free. */
@@ -355,7 +366,7 @@ function allocateAddress(ctx: RuleContext, subnet: SubnetRow, prefix: string, vm
   const family = span.family
   const usable = hostSpan(span)
   const gateway = gatewayValue(span)
-  const used = usedAddresses(ctx, subnet.network, family, -1)
+  const used = usedAddresses(ctx, subnet.network, family)
   const pools = (statement(ctx.db, 'SELECT name, range_start AS start, range_end AS end, reserved FROM model_ip_pools WHERE vm_subnet = ? COLLATE NOCASE ORDER BY id').all(subnet.name) as {name: string; start: string; end: string; reserved: string | null}[])
     .map((pool) => ({...pool, range: rangeSpan(pool.start, pool.end), reserved: splitList(pool.reserved).map(parseSpan)}))
     .filter((pool) => pool.range.family === family)
@@ -379,16 +390,15 @@ function allocateAddress(ctx: RuleContext, subnet: SubnetRow, prefix: string, vm
 
 /** The lowest MAC of the MAC pools (DEFAULT_MAC_POOL when none is defined) that no VM, adapter or record uses. */
 function allocateMac(ctx: RuleContext, vmName: string): string {
-  const used = new Set(
-    (statement(ctx.db, 'SELECT mac_address AS mac FROM model_vms UNION SELECT mac_address FROM vm_network_adapters UNION SELECT mac_address FROM lookup_records').all() as {mac: string}[]).map((r) => r.mac),
-  )
-  used.add(GATEWAY_MAC)
+  const used = new Set<bigint>([macValue(GATEWAY_MAC)])
+  for (const table of ['model_vms', 'vm_network_adapters', 'lookup_records']) {
+    for (const mac of statement(ctx.db, `SELECT DISTINCT mac_address FROM ${table}`).pluck().all() as string[]) used.add(macValue(mac))
+  }
   let pools = statement(ctx.db, 'SELECT name, range_start AS start, range_end AS end FROM model_mac_pools ORDER BY id').all() as {name: string; start: string; end: string}[]
   if (pools.length === 0) pools = [{name: DEFAULT_MAC_POOL.Name, start: DEFAULT_MAC_POOL.MACAddressRangeStart, end: DEFAULT_MAC_POOL.MACAddressRangeEnd}]
   for (const pool of pools) {
     for (let value = macValue(pool.start), last = macValue(pool.end); value <= last && value <= MAC_MAX; value++) {
-      const mac = macText(value)
-      if (!used.has(mac)) return mac
+      if (!used.has(value)) return macText(value)
     }
   }
   return conflict(`${pools.length === 1 ? 'MAC address pool' : 'MAC address pools'} ${pools.map((p) => `'${p.name}' (${p.start}-${p.end})`).join(', ')} ${pools.length === 1 ? 'has' : 'have'} no free MAC address for VM '${vmName}'; add a pool (New-SCMACAddressPool) or give -MACAddress`)
@@ -439,7 +449,7 @@ export const vm: KindSpec = {
       if (v === gatewayValue(span)) conflict(`-${property} ${value} is the gateway (.1) of VMSubnet '${subnet.name}' (${prefix}); no VM may use it`)
       const usable = hostSpan(span)
       if (v < usable.first || v > usable.last) conflict(`-${property} ${value} of ${owner} is not a VM address of VMSubnet '${subnet.name}' (${prefix}: ${spanText(usable)})`)
-      const holder = usedAddresses(ctx, subnet.network, family, id ?? -1).get(v)
+      const holder = addressHolder(ctx, subnet.network, family, address.text, id ?? -1)
       if (holder) conflict(`-${property} ${value} of ${owner} is already used by ${holder} in VM network '${subnet.network}'; a CA is unique within a VM network`)
     }
     if (object.IPv4Address === null && object.IPv6Address === null) conflict(`${owner} has no address: VMSubnet '${subnet.name}' (${subnet.prefixes.join(', ')})`)

@@ -143,7 +143,14 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE customer_routes ADD COLUMN origin TEXT;
    ALTER TABLE provider_addresses ADD COLUMN origin TEXT;
    ALTER TABLE vm_network_adapters ADD COLUMN origin TEXT;
+   CREATE INDEX model_vm_subnets_network ON model_vm_subnets (vm_network);
+   CREATE INDEX model_ip_pools_subnet ON model_ip_pools (vm_subnet);
+   CREATE INDEX model_vms_subnet ON model_vms (vm_subnet);
+   CREATE INDEX model_vms_host ON model_vms (vm_host);
+   CREATE INDEX model_vms_ipv4 ON model_vms (ipv4_address);
+   CREATE INDEX model_vms_ipv6 ON model_vms (ipv6_address);
    CREATE INDEX lookup_records_origin ON lookup_records (origin) WHERE origin IS NOT NULL;
+   CREATE INDEX lookup_records_hand_made ON lookup_records (virtual_subnet_id, customer_address) WHERE origin IS NULL;
    CREATE INDEX customer_routes_origin ON customer_routes (origin) WHERE origin IS NOT NULL;`,
 ]
 
