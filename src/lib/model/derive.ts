@@ -134,7 +134,8 @@ export function deriveAll(db: Database.Database): DerivedRow[] {
       rows.push({table: 'LookupRecords', origin, object: record(gatewayOf(prefix), subnet.vsid, GATEWAY_MAC, GATEWAY_RECORD_PA, null)})
     }
   }
-  const existingTaps = new Map((statement(db, 'SELECT mac_address AS mac, interface_name AS tap FROM vm_network_adapters WHERE origin IS NOT NULL').all() as {mac: string; tap: string}[]).map((r) => [r.mac, r.tap]))
+  // A VM keeps its TAP's name while it exists, whatever else of it changes (MAC, subnet).
+  const existingTaps = new Map((statement(db, 'SELECT origin, interface_name AS tap FROM vm_network_adapters WHERE origin IS NOT NULL').all() as {origin: string; tap: string}[]).map((r) => [r.origin, r.tap]))
   const newTaps = new Set<string>()
   for (const vm of model.vms) {
     const subnet = subnetByName.get(lower(vm.subnet))
@@ -144,7 +145,7 @@ export function deriveAll(db: Database.Database): DerivedRow[] {
     const pa = parseProviderAddresses(host.pas)[0].address
     for (const address of [vm.v4, vm.v6]) if (address !== null) rows.push({table: 'LookupRecords', origin, object: record(address, subnet.vsid, vm.mac, pa, vm.name)})
     if (isLocal(vm.host)) {
-      let tap = existingTaps.get(vm.mac)
+      let tap = existingTaps.get(origin)
       if (tap === undefined) {
         tap = allocateInterfaceName({db}, vm.name)
         // Two new adapters in one derivation must not get the same name: number the later ones.

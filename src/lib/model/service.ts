@@ -3,6 +3,7 @@
 // revision; after every transaction (before it commits) the model is validated as a whole and the
 // low-level policy derived from it (lookup records, customer routes, provider addresses, VM network
 // adapters, each row marked with its `origin`) is reconciled, so the engine reloads just what changed.
+import {PolicyError} from '../cli/errors.js'
 import {PolicyService, type Outcome, type RawFilters, type RawInput, type Selection} from '../policy/service.js'
 import type {PolicyStore} from '../policy/store.js'
 import type {PolicyObject} from '../policy/types.js'
@@ -91,6 +92,7 @@ export class ModelService {
   remove(kind: ModelKind, selection: Selection, whatIf = false): Outcome {
     return this.transaction(() => {
       const outcome = this.policy.remove(kind, selection)
+      for (const object of outcome.objects) refuseDependents(this.store, kind, String(object.Name))
       // Removing the local host forgets it: the store then derives as a store of no host.
       const local = this.localHost()
       if (kind === host && local !== null && outcome.objects.some((o) => String(o.Name).toLowerCase() === local.toLowerCase())) storeLocalHost(this.store, null)
@@ -144,6 +146,25 @@ export class ModelService {
 
   private all(kind: ModelKind): PolicyObject[] {
     return this.policy.get(kind, {}).objects
+  }
+}
+
+/** What refers to each kind, by which column: an object cannot go while they remain. */
+const DEPENDENTS = new Map<ModelKind, {kind: ModelKind; column: string; where?: string; remedy: string}[]>([
+  [host, [{kind: vm, column: 'vm_host', where: 'on it', remedy: 'remove or move them first (Remove-SCVirtualMachine, Set-SCVirtualMachine -VMHost)'}]],
+  [vmNetwork, [{kind: vmSubnet, column: 'vm_network', remedy: 'remove them first (Remove-SCVMSubnet)'}]],
+  [vmSubnet, [
+    {kind: vm, column: 'vm_subnet', remedy: 'remove them first (Remove-SCVirtualMachine)'},
+    {kind: ipPool, column: 'vm_subnet', remedy: 'remove them first (Remove-SCStaticIPAddressPool)'},
+  ]],
+])
+
+function refuseDependents(store: PolicyStore, kind: ModelKind, name: string): void {
+  for (const dependent of DEPENDENTS.get(kind) ?? []) {
+    const names = store.db.prepare(`SELECT name FROM ${dependent.kind.table} WHERE ${dependent.column} = ? COLLATE NOCASE ORDER BY id`).pluck().all(name) as string[]
+    if (names.length > 0) {
+      throw new PolicyError(`cannot remove ${kind.label[0]} '${name}': ${dependent.kind.label[names.length === 1 ? 0 : 1]} ${names.map((n) => `'${n}'`).join(', ')} ${names.length === 1 ? 'is' : 'are'} still ${dependent.where ?? 'in it'}; ${dependent.remedy}`)
+    }
   }
 }
 

@@ -154,9 +154,9 @@ describe('validation', () => {
   it('keeps the model whole: no Set or Remove leaves a VM outside its subnet or a reference dangling', () => {
     const service = base()
     expect(() => service.set(vmSubnet, {filters: {Name: ['Blue-Subnet']}}, {Prefix: '10.9.0.0/24'})).toThrow("VM 'Blue1'")
-    expect(() => service.remove(vmSubnet, {filters: {Name: ['Blue-Subnet']}})).toThrow("VM 'Blue1' refers to VM subnet 'Blue-Subnet', which does not exist")
-    expect(() => service.remove(vmNetwork, {filters: {Name: ['Red']}})).toThrow("VMSubnet 'Red-Subnet' refers to VM network 'Red', which does not exist")
-    expect(() => service.remove(host, {filters: {Name: ['host2']}})).toThrow("refers to host 'host2', which does not exist")
+    expect(() => service.remove(vmSubnet, {filters: {Name: ['Blue-Subnet']}})).toThrow("cannot remove VM subnet 'Blue-Subnet': VMs 'Blue1', 'Blue2' are still in it; remove them first (Remove-SCVirtualMachine)")
+    expect(() => service.remove(vmNetwork, {filters: {Name: ['Red']}})).toThrow("cannot remove VM network 'Red': VM subnet 'Red-Subnet' is still in it; remove them first (Remove-SCVMSubnet)")
+    expect(() => service.remove(host, {filters: {Name: ['host2']}})).toThrow("cannot remove host 'host2': VMs 'Blue2', 'Red2' are still on it; remove or move them first")
     expect(service.vmSubnets()).toHaveLength(2)
   })
 

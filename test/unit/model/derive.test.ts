@@ -207,3 +207,26 @@ describe('the engine', () => {
     expect(service.store.db.prepare("SELECT count(*) AS n FROM change_log WHERE table_name = '*'").get()).toEqual({n: 0})
   })
 })
+
+describe('adapters', () => {
+  it('keep their TAP name when the VM gets another MAC', () => {
+    const service = model('host1')
+    loadClassic(service)
+    service.set(vm, {filters: {Name: ['Blue1']}}, {MACAddress: '060600000099'})
+    const adapter = service.policy.get(vmNetworkAdapter, {VMName: ['Blue1']}).objects[0]
+    expect(adapter).toMatchObject({MacAddress: '060600000099', InterfaceName: 'hnv-blue1', VirtualSubnetId: 5001})
+    expect(service.policy.get(lookupRecord, {VMName: ['Blue1']}).objects.map((r) => r.MACAddress)).toEqual(['060600000099'])
+  })
+
+  it('get distinct TAP names when VM names shorten to the same one', () => {
+    const service = model('host1')
+    loadClassic(service)
+    service.transaction(() => {
+      service.create(vm, {Name: 'Blue-web-frontend-01', VMSubnet: 'Blue-Subnet', VMHost: 'host1'})
+      service.create(vm, {Name: 'Blue-web-frontend-02', VMSubnet: 'Blue-Subnet', VMHost: 'host1'})
+    })
+    const taps = service.policy.get(vmNetworkAdapter, {}).objects.map((a) => a.InterfaceName as string)
+    expect(new Set(taps).size).toBe(taps.length)
+    for (const tap of taps) expect(tap.length).toBeLessThanOrEqual(15)
+  })
+})
