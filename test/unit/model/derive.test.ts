@@ -11,7 +11,7 @@ import type {ModelService} from '../../../src/lib/model/service.js'
 import {customerRoute, lookupRecord, providerAddress, vmNetworkAdapter} from '../../../src/lib/policy/kinds.js'
 import type {PolicyObject} from '../../../src/lib/policy/types.js'
 import {BLUE_RDID, DEMO_RECORDS, HOST1_PA, HOST2_PA, RED_RDID} from '../../support/policy.js'
-import {loadClassic, model} from './support.js'
+import {loadAllocated, loadClassic, model} from './support.js'
 
 const spec = classicSpec()
 spec.hosts[0].providerAddresses = [HOST1_PA]
@@ -228,5 +228,26 @@ describe('adapters', () => {
     const taps = service.policy.get(vmNetworkAdapter, {}).objects.map((a) => a.InterfaceName as string)
     expect(new Set(taps).size).toBe(taps.length)
     for (const tap of taps) expect(tap.length).toBeLessThanOrEqual(15)
+  })
+})
+
+describe('dual stack', () => {
+  it('derives an on-link route and a gateway record per prefix, and a record per VM address', () => {
+    const service = model('host2')
+    loadAllocated(service, 2)
+    const {records, routes, pas} = lowLevel(service)
+    expect(routes.map((r) => [r.DestinationPrefix, r.NextHop, r.Metric])).toEqual([
+      ['10.1.0.0/24', '0.0.0.0', 255],
+      ['2001:db8:1::/64', '::', 255],
+    ])
+    expect(records.map((r) => [r.CustomerAddress, r.MACAddress, r.ProviderAddress, r.VMName])).toEqual([
+      ['10.1.0.1', GATEWAY_MAC, GATEWAY_RECORD_PA, null],
+      ['2001:db8:1::1', GATEWAY_MAC, GATEWAY_RECORD_PA, null],
+      ['10.1.0.10', '02484E560000', '198.51.100.11', 'Green1'],
+      ['2001:db8:1::2', '02484E560000', '198.51.100.11', 'Green1'],
+      ['10.1.0.13', '02484E560001', '198.51.100.22', 'Green2'],
+      ['2001:db8:1::3', '02484E560001', '198.51.100.22', 'Green2'],
+    ])
+    expect(pas.map((p) => [p.ProviderAddress, p.PrefixLength])).toEqual([['198.51.100.22', 24], ['2001:db8::22', 64]])
   })
 })
