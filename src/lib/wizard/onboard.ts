@@ -107,10 +107,12 @@ async function gather(service: ModelService, given: OnboardFlags, prompter: Prom
   const ask = (): Prompter => prompter! // only reached when the flag is missing, which needs a terminal
 
   // Tenant name.
-  const name = given.name ?? (await ask().input({message: 'Tenant (VM network) name', validate: (v) => validName(v, 'a tenant name')}))
-  const invalid = validName(name, '--name')
+  const asked = given.name ?? (await ask().input({message: 'Tenant (VM network) name', validate: (v) => validName(v, 'a tenant name')}))
+  const invalid = validName(asked, '--name')
   if (invalid !== true) throw new PolicyError(invalid)
-  const network = service.vmNetworks().find((n) => n.Name.toLowerCase() === name.toLowerCase())
+  const network = service.vmNetworks().find((n) => n.Name.toLowerCase() === asked.trim().toLowerCase())
+  // An existing tenant keeps its own spelling, in the names derived from it too.
+  const name = network?.Name ?? asked.trim()
 
   // Address family: the network's when it exists, else the flag's, else what the prefixes say, else asked.
   let addressFamily: AddressFamily
@@ -185,7 +187,7 @@ async function gather(service: ModelService, given: OnboardFlags, prompter: Prom
       }
     }
   }
-  return {name: network?.Name ?? name, addressFamily, newNetwork: !network, subnets, vms}
+  return {name, addressFamily, newNetwork: !network, subnets, vms}
 }
 
 function validName(value: string, what: string): true | string {
@@ -228,7 +230,7 @@ export function suggestPrefix(family: AddressFamily, taken: readonly string[]): 
     return make(0)
   }
   const v4 = () => pick((i) => `10.${i}.0.0/24`)
-  const v6 = () => pick((i) => `2001:db8:0:${i.toString(16)}::/64`)
+  const v6 = () => pick((i) => parsePrefix(`2001:db8:0:${i.toString(16)}::/64`).text)
   return family === 'IPv4' ? v4() : family === 'IPv6' ? v6() : `${v4()},${v6()}`
 }
 
