@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {writeNote} from '../cli/output.js'
 import type {Result} from '../cli/output.js'
 import {startProgress} from '../cli/progress.js'
+import {hostFlag} from '../model/command.js'
 import {ModelService} from '../model/service.js'
 import type {PolicyService} from '../policy/service.js'
 import {readTenantFile} from './file.js'
@@ -10,7 +11,7 @@ import {PLAN_COLUMNS, planRows, planSteps, runPlan, summary} from './plan.js'
 
 export const planFlags = {
   file: Flags.string({char: 'f', required: true, description: 'Tenant file (YAML or JSON, schema/TenantFile.json), or - for standard input'}),
-  host: Flags.string({env: 'HNV_HOST', description: 'The host this store is deployed on: its provider addresses and its VMs\' adapters are derived here'}),
+  host: hostFlag,
   prune: Flags.boolean({description: 'Also remove model objects (hosts, VM networks, subnets, pools, VMs) the file does not name'}),
   derived: Flags.boolean({description: 'Also list the low-level rows (lookup records, routes, adapters) derived from the model'}),
 }
