@@ -15,10 +15,14 @@ export const hostFlag = Flags.string({
 /** A concrete command class from a factory (newCommand(kind), ...): it implements execute. */
 type PolicyCommandClass = new (...args: any[]) => PolicyCommand & {execute: PolicyCommand['execute']}
 
-/** A policy command factory's class, run over the model service, with --host. */
-export function modelCommand<T extends PolicyCommandClass>(Base: T) {
+/**
+ * A policy command factory's class, run over the model service; commands that write take --host (Get does
+ * not: `--host` would read as a filter on VMHost).
+ */
+export function modelCommand<T extends PolicyCommandClass>(Base: T, writes = true) {
+  const baseFlags = (Base as unknown as {flags: Record<string, unknown>}).flags
   class ModelCommand extends Base {
-    static flags = {...(Base as unknown as {flags: Record<string, unknown>}).flags, host: hostFlag}
+    static flags = writes ? {...baseFlags, host: hostFlag} : baseFlags
     static psPositional = ['name']
 
     protected override operations(flags: AnyFlags): KindOperations {
