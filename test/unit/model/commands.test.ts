@@ -96,6 +96,22 @@ describe('model commands', () => {
     expect((await json('vm', 'get')).map((v: {Name: string}) => v.Name)).not.toContain('X')
   })
 
+  it('take the local host from HNV_HOST too, and Get ignores it', async () => {
+    process.env.HNV_HOST = 'host2'
+    try {
+      expect((await json('vm', 'get')).length).toBeGreaterThan(0)
+      const opened = PolicyStore.open(store)
+      expect(new ModelService(opened).localHost()).toBe('host1')
+      opened.close()
+      expect((await hnv(store, 'New-SCVMNetwork', '-Name', 'Env')).code).toBe(0)
+      expect((await json('Get-NetVirtualizationProviderAddress')).map((p: {ProviderAddress: string}) => p.ProviderAddress)).toEqual(['198.51.100.22'])
+      expect((await json('vm-network', 'remove', '--name', 'Env', '--host', 'host1', '--pass-thru')).map((n: {Name: string}) => n.Name)).toEqual(['Env'])
+    } finally {
+      delete process.env.HNV_HOST
+    }
+    expect((await json('Get-NetVirtualizationProviderAddress')).map((p: {ProviderAddress: string}) => p.ProviderAddress)).toEqual(['198.51.100.11'])
+  })
+
   it('remove exactly what was derived from a VM', async () => {
     const before = await json('lookup-record', 'get')
     expect((await hnv(store, 'Remove-SCVirtualMachine', '-Name', 'Red1')).code).toBe(0)
