@@ -44,7 +44,8 @@ export class ModelService {
    * colliding with a hand-made one) or UsageError (missing mandatory parameter).
    */
   transaction<T>(fn: () => T, options: TransactionOptions = {}): T {
-    if (this.depth > 0) return fn()
+    // Nested: part of the outer transaction (a nested dry run is rolled back on its own, as a savepoint).
+    if (this.depth > 0) return options.dryRun ? this.store.dryRun(fn) : fn()
     const body = (): T => {
       this.depth++
       try {

@@ -166,3 +166,28 @@ describe('validation', () => {
     expect(service.vmNetworks()).toEqual([])
   })
 })
+
+describe('transactions', () => {
+  it('a dry run inside a transaction keeps nothing of its own, the rest commits once', () => {
+    const service = model()
+    const revision = service.store.revision()
+    service.transaction(() => {
+      service.create(vmNetwork, {Name: 'Kept'})
+      service.create(vmNetwork, {Name: 'WhatIf'}, true)
+    })
+    expect(service.vmNetworks().map((n) => n.Name)).toEqual(['Kept'])
+    expect(service.store.revision()).toBe(revision + 1)
+  })
+
+  it('a dry run does the whole work, derivation included, and keeps none of it', () => {
+    const service = model()
+    loadClassic(service)
+    const revision = service.store.revision()
+    const before = service.policy.exportPolicy()
+    service.transaction(() => service.remove(vm, {filters: {}}), {dryRun: true})
+    expect(service.lastDerivedChanges.filter((c) => c.operation === 'Remove').length).toBe(4)
+    expect(service.store.revision()).toBe(revision)
+    expect(service.policy.exportPolicy()).toEqual(before)
+    expect(service.vms()).toHaveLength(4)
+  })
+})
