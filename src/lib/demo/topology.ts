@@ -198,8 +198,8 @@ export class Topology {
    * Builds it: namespaces, the physical link, each host's store and engine, then each VM's TAP moved into
    * its namespace and addressed. On failure the caller still calls down().
    */
-  async up(options: {signal?: AbortSignal; progress?: (line: string) => void} = {}): Promise<void> {
-    const {signal, progress} = options
+  async up(options: {signal?: AbortSignal; progress?: (line: string) => void; fillStore?: (host: HostState) => void} = {}): Promise<void> {
+    const {signal, progress, fillStore} = options
     writeFileSync(join(this.dir, 'topology.json'), JSON.stringify(this.record(), null, 2))
     progress?.(`creating namespaces ${this.prefix}-*`)
     for (const ns of this.namespaces) await run('ip', ['netns', 'add', ns], signal)
@@ -211,12 +211,9 @@ export class Topology {
         const v4 = parseIp(address).family === 4
         await run('ip', ['-n', host.ns, ...(v4 ? [] : ['-6']), 'addr', 'add', `${address}/${v4 ? 24 : 64}`, 'dev', PHYS, ...(v4 ? [] : ['nodad'])], signal)
       }
-      const store = PolicyStore.open(host.store)
-      try {
-        new PolicyService(store).importPolicy(this.policy(host), true)
-      } finally {
-        store.close()
-      }
+      // The caller may write the store itself (`hnv apply -f tenant.yaml --host <name>`) instead of policy().
+      if (fillStore) fillStore(host)
+      else importInto(host.store, this.policy(host))
     }
     for (const host of this.hosts) {
       progress?.(`${host.spec.name}: starting its engine (hnv engine start --store ${host.store} --detach, in namespace ${host.ns})`)
@@ -263,6 +260,15 @@ export class Topology {
 
   private record(): TopologyRecord {
     return {prefix: this.prefix, namespaces: this.namespaces, engines: this.hosts.map((h) => ({socket: h.socket, pid: h.pid, starting: h.starting}))}
+  }
+}
+
+function importInto(path: string, policy: PolicyDocument): void {
+  const store = PolicyStore.open(path)
+  try {
+    new PolicyService(store).importPolicy(policy, true)
+  } finally {
+    store.close()
   }
 }
 
