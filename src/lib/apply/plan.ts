@@ -206,8 +206,13 @@ export function describeValues(kind: KindSpec, object: PolicyObject): string {
 function describeDifference(kind: KindSpec, before: PolicyObject, after: PolicyObject): string {
   return kind.properties
     .filter((p) => before[p.name] !== after[p.name])
-    .map((p) => `${p.name} ${displayValue(before[p.name] ?? null)} -> ${displayValue(after[p.name] ?? null)}`)
+    .map((p) => `${p.name} ${shown(before[p.name])} -> ${shown(after[p.name])}`)
     .join(', ')
+}
+
+/** A value in a change line: `(none)` for null, so `Description (none) -> moved` reads. */
+function shown(value: Value | undefined): string {
+  return value === null || value === undefined || value === '' ? '(none)' : displayValue(value)
 }
 
 export function summary(result: PlanResult): string {

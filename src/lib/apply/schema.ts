@@ -89,3 +89,38 @@ export function tenantFileSchema(): Record<string, unknown> {
     },
   }
 }
+
+const output = (title: string, description: string, properties: Record<string, unknown>) => ({
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: `https://hnv.dev/schema/${title}.json`,
+  title,
+  description,
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(properties),
+  properties,
+})
+
+/** What plan, apply, policy test and tenant onboard print with --json (one object of the list, or the object). */
+export function outputSchemas(): Record<string, Record<string, unknown>> {
+  const operation = {type: 'string', enum: ['New', 'Set', 'Remove']}
+  return {
+    'PlanChange.json': output('PlanChange', 'One line of hnv plan / hnv apply --json: a model object (or raw record) created, changed or removed', {
+      Operation: operation,
+      Kind: {type: 'string', description: 'Host, VMNetwork, VMSubnet, StaticIPAddressPool, MACAddressPool, VM, LocalHost, Global, or a low-level kind (LookupRecord, ...)'},
+      Name: {type: 'string', description: 'The object; for derived rows (--derived), the model object they come from'},
+      Details: {type: 'string', description: 'New: its values, allocated ones included; Set: Field old -> new; Remove: what it was'},
+    }),
+    'PolicyTestFinding.json': output('PolicyTestFinding', 'One problem hnv policy test --json found', {
+      Check: {type: 'string', enum: ['prefix-overlap', 'ca-outside-prefix', 'pa-not-owned', 'next-hop-unresolved', 'vsid-in-two-domains', 'vm-on-gateway', 'pool-overlap']},
+      Objects: {type: 'string', description: 'The objects involved, separated by "; "'},
+      Problem: {type: 'string'},
+    }),
+    'TenantOnboard.json': output('TenantOnboard', 'What hnv tenant onboard --json prints once applied', {
+      VMNetwork: {type: 'string'},
+      Changes: {type: 'integer', minimum: 0},
+      CommandLine: {type: 'string', description: 'The same onboarding without questions'},
+      File: {type: 'string', description: 'The same as a tenant file for hnv apply -f (YAML)'},
+    }),
+  }
+}

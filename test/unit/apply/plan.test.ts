@@ -102,7 +102,7 @@ describe('hnv plan and hnv apply', () => {
       .replace('  - {Name: Red2, VMSubnet: Red-A, VMHost: host2}\n', ''))
     const plan = await hnv(store, 'plan', '-f', changed, '--host', 'host1', '--json')
     expect(plan.code).toBe(2)
-    expect(json(plan)).toEqual([{Operation: 'Set', Kind: 'VM', Name: 'Blue2', Details: 'VMHost host2 -> host1, Description  -> moved'}])
+    expect(json(plan)).toEqual([{Operation: 'Set', Kind: 'VM', Name: 'Blue2', Details: 'VMHost host2 -> host1, Description (none) -> moved'}])
     const pruning = await hnv(store, 'plan', '-f', changed, '--host', 'host1', '--prune', '--derived', '--json')
     const rows = json(pruning)
     expect(rows.filter((r) => r.Kind === 'VM').map((r) => `${r.Operation} ${r.Name}`)).toEqual(['Remove Red2', 'Set Blue2'])
