@@ -10,7 +10,10 @@
 // the file's Policy section are created when missing and updated when they differ, never pruned.
 import {PolicyError, UsageError} from '../cli/errors.js'
 import type {Progress} from '../cli/progress.js'
+import {parseSpan, spanText, splitList} from '../model/addresses.js'
+import {parseProviderAddresses} from '../model/kinds.js'
 import type {ModelService} from '../model/service.js'
+import {parsePrefix} from '../net/ip.js'
 import type {DerivedChange} from '../model/types.js'
 import {KINDS} from '../policy/kinds.js'
 import type {RawFilters, RawInput} from '../policy/service.js'
@@ -182,7 +185,7 @@ function toParams(kind: KindSpec, item: RawInput): RawInput {
 }
 
 function sameValue(property: PropertySpec, given: unknown, current: Value | undefined): boolean {
-  if (LIST_FIELDS.has(property.name)) return normalList(given) === normalList(current)
+  if (LIST_FIELDS.has(property.name)) return normalList(property.name, given) === normalList(property.name, current)
   try {
     const parsed = parseValue(property, given)
     return typeof parsed === 'string' && typeof current === 'string' ? parsed.toLowerCase() === current.toLowerCase() : parsed === current
@@ -191,8 +194,17 @@ function sameValue(property: PropertySpec, given: unknown, current: Value | unde
   }
 }
 
-function normalList(value: unknown): string {
-  return String(value ?? '').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '').join(',')
+/** A list field in the model's canonical form (so `198.51.100.11` equals the stored `198.51.100.11/24`). */
+function normalList(name: string, value: unknown): string {
+  const items = splitList(value === null || value === undefined ? null : String(value))
+  try {
+    if (name === 'ProviderAddresses') return parseProviderAddresses(items.join(',')).map((pa) => `${pa.address}/${pa.length}`).join(',')
+    if (name === 'Prefix') return items.map((item) => parsePrefix(item).text).join(',')
+    if (name === 'IPAddressReservedSet') return items.map((item) => spanText(parseSpan(item))).join(',')
+  } catch {
+    // Not valid: certainly different; the model's own check names the problem.
+  }
+  return items.join(',').toLowerCase()
 }
 
 /** `VMSubnet Blue-A, VMHost host1, IPv4Address 10.0.0.2, MACAddress 02484E560000`: every value but the name. */

@@ -87,6 +87,22 @@ describe('hnv plan and hnv apply', () => {
     ])
   })
 
+  it('takes values in any spelling the CLI takes: a second apply of them changes nothing', async () => {
+    const store = newStore()
+    const loose = file('loose.yaml', `Hosts:
+  - {Name: h1, ProviderAddresses: ' 198.51.100.11 , 2001:DB8:0::11'}
+VMNetworks: [{Name: N, AddressFamily: DualStack}]
+VMSubnets: [{Name: S, VMNetwork: n, Prefix: '10.1.0.0/24, 2001:DB8:0:1::/64'}]
+StaticIPAddressPools: [{Name: P, VMSubnet: s, IPAddressRangeStart: 10.1.0.10, IPAddressRangeEnd: 10.1.0.20, IPAddressReservedSet: '10.1.0.12-10.1.0.13, 10.1.0.15'}]
+VMs: [{Name: V, VMSubnet: s, VMHost: H1, MACAddress: 02-00-00-00-00-0a, IPv6Address: '2001:DB8:0:1::0a'}]
+`)
+    expect((await hnv(store, 'apply', '-f', loose)).code).toBe(0)
+    const before = revision(store)
+    const again = await hnv(store, 'apply', '-f', loose)
+    expect([again.code, again.stdout, again.stderr]).toEqual([0, '', 'no changes: the store already holds what the file describes\n'])
+    expect(revision(store)).toBe(before)
+  })
+
   it('allocates the same IDs and addresses from the same file on another empty store', async () => {
     const [a, b] = [newStore(), newStore()]
     expect((await hnv(a, 'apply', '-f', tenants)).code).toBe(0)
