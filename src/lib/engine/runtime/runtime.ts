@@ -28,6 +28,12 @@ export interface RuntimeOptions {
   pollMs?: number
   /** The TAPs' MTU; default: the smallest physical MTU of the provider addresses minus NVGRE's overhead. */
   tapMtu?: number
+  /**
+   * IFF_VNET_HDR with checksum and TCP segmentation offload on every TAP (default true): the VM sends and
+   * receives TCP super-frames, which the engine segments to the physical MTU and coalesces (offload.ts).
+   * Probed per TAP, with a fallback to plain frames; status shows what each port got.
+   */
+  offload?: boolean
   /** Where the runtime's log lines go (the command passes the output kit's stderr writer). */
   log?: (line: string) => void
 }
@@ -262,7 +268,7 @@ export class EngineRuntime {
       }
       try {
         const port = hostCall(() =>
-          TapPort.open({name, mtu: this.tapMtu, mac: macBytes(adapter.MacAddress), up: true}),
+          TapPort.open({name, mtu: this.tapMtu, mac: macBytes(adapter.MacAddress), up: true, vnetHdr: this.options.offload ?? false}),
         )
         try {
           this.engine.attach(port)
