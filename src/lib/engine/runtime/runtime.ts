@@ -171,6 +171,7 @@ export class EngineRuntime {
       vsids: core.vsids,
       drops: core.drops,
       replies: core.replies,
+      offload: core.offload,
     }
   }
 
