@@ -19,7 +19,7 @@ export default class EngineStart extends PolicyCommand {
     'log-file': Flags.string({description: 'With --detach: the file the engine logs to (default: the socket path with .log)'}),
     'poll-interval': Flags.integer({min: 1, max: 10_000, default: DEFAULT_POLL_MS, description: 'Milliseconds between two reads of the store revision'}),
     'tap-mtu': Flags.integer({min: 576, max: 65_535, description: 'MTU of the TAPs (default: the physical MTU minus 42 over IPv4 provider addresses, 62 over IPv6)'}),
-    offload: Flags.boolean({default: false, allowNo: true, description: 'Checksum and TCP segmentation offload on the TAPs (IFF_VNET_HDR, TUNSETOFFLOAD): the engine segments and coalesces TCP itself; --no-offload moves MTU-sized frames only'}),
+    offload: Flags.boolean({default: true, allowNo: true, description: 'Checksum and TCP segmentation offload on the TAPs (IFF_VNET_HDR, TUNSETOFFLOAD): the engine segments and coalesces TCP itself; --no-offload moves MTU-sized frames only'}),
   }
 
   async execute(flags: AnyFlags): Promise<Result | void> {

@@ -269,7 +269,7 @@ export class EngineRuntime {
       }
       try {
         const port = hostCall(() =>
-          TapPort.open({name, mtu: this.tapMtu, mac: macBytes(adapter.MacAddress), up: true, vnetHdr: this.options.offload ?? false}),
+          TapPort.open({name, mtu: this.tapMtu, mac: macBytes(adapter.MacAddress), up: true, vnetHdr: this.options.offload ?? true}),
         )
         try {
           this.engine.attach(port)
