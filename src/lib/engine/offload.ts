@@ -50,16 +50,90 @@ export const GSO_MAX_IP_LEN = 65535
 /** Linux's CSUM_MANGLED_0: a UDP checksum computing to 0 is sent as 0xFFFF (0 means "none"). */
 const CSUM_MANGLED_0 = 0xffff
 
-// Buffer.prototype.copy is a memcpy; called on a Uint8Array it needs no wrapper object of ours.
-const bufferCopy = Buffer.prototype.copy
+// Bytes move through DataViews, four at a time, summed (RFC 1071 §2(A): the sum may be taken over
+// 32-bit words and folded) in the same pass where a checksum needs them. Buffer.prototype.copy is a
+// faster memcpy but wraps its source in a new Uint8Array on every call (Node 20 lib/buffer.js
+// _copyActual): garbage per packet.
 
-/** Copies `src[from, to)` to `dst` at `at`. */
-function copy(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void {
-  if (to - from < 64) {
-    for (let i = from; i < to; i++) dst[at++] = src[i]
-  } else {
-    bufferCopy.call(src, dst, at, from, to)
+/**
+ * A memcpy of `src[from, to)` to `dst` at `at` that allocates nothing (e.g. a native fast call). With
+ * one, copies use it instead of the DataView loop; it is called with the same arguments types every
+ * time (monomorphic).
+ */
+export type Memcpy = (src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number) => void
+
+/** Options shared by Segmenter and Coalescer. */
+export interface OffloadOptions {
+  /** See Memcpy; default: copy through DataViews, four bytes at a time. */
+  memcpy?: Memcpy
+}
+
+/** DataViews of the last two buffers seen: the engine reuses its buffers, so a view is made once. */
+class Views {
+  private b0: Uint8Array | null = null
+  private v0: DataView = EMPTY_VIEW
+  private b1: Uint8Array | null = null
+  private v1: DataView = EMPTY_VIEW
+  private turn = 0
+
+  of(b: Uint8Array): DataView {
+    if (b === this.b0) return this.v0
+    if (b === this.b1) return this.v1
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength)
+    if (this.turn === 0) {
+      this.b0 = b
+      this.v0 = v
+    } else {
+      this.b1 = b
+      this.v1 = v
+    }
+    this.turn ^= 1
+    return v
   }
+}
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0))
+
+/** Copies `s[from, to)` to `d` at `at`. */
+function copy(s: DataView, from: number, to: number, d: DataView, at: number): void {
+  let i = from
+  for (; i + 4 <= to; i += 4, at += 4) d.setUint32(at, s.getUint32(i))
+  for (; i < to; i++, at++) d.setUint8(at, s.getUint8(i))
+}
+
+/** Copies `s[from, to)` to `d` at `at` and returns the unfolded sum of its 16-bit words (RFC 1071). */
+function copySum(s: DataView, from: number, to: number, d: DataView, at: number): number {
+  let sum = 0
+  let i = from
+  for (; i + 4 <= to; i += 4, at += 4) {
+    const w = s.getUint32(i)
+    d.setUint32(at, w)
+    sum += w
+  }
+  if (i + 2 <= to) {
+    const w = s.getUint16(i)
+    d.setUint16(at, w)
+    sum += w
+    i += 2
+    at += 2
+  }
+  if (i < to) {
+    const w = s.getUint8(i)
+    d.setUint8(at, w)
+    sum += w << 8
+  }
+  return sum
+}
+
+/** The unfolded sum of the 16-bit words of `s[from, to)` plus `sum` (the odd last byte padded). */
+function sumView(s: DataView, from: number, to: number, sum: number): number {
+  let i = from
+  for (; i + 4 <= to; i += 4) sum += s.getUint32(i)
+  if (i + 2 <= to) {
+    sum += s.getUint16(i)
+    i += 2
+  }
+  if (i < to) sum += s.getUint8(i) << 8
+  return sum
 }
 
 function setU16(b: Uint8Array, o: number, v: number): void {
@@ -130,6 +204,12 @@ export const SEGMENT_STAT_NAMES: readonly string[] = ['superframes', 'segments',
 export class Segmenter {
   /** Indexed by SegmentStat. */
   readonly stats = new Float64Array(SEGMENT_STAT_NAMES.length)
+  private readonly views = new Views()
+  private readonly memcpy: Memcpy | null
+
+  constructor(options: OffloadOptions = {}) {
+    this.memcpy = options.memcpy ?? null
+  }
 
   /**
    * Splits the frame `src[frame, end)`, whose virtio_net_hdr is at `hdr`, into frames whose IP packet
@@ -206,6 +286,8 @@ export class Segmenter {
     if (mss !== gsoSize) this.stats[SegmentStat.MSS_CLAMPED]++
 
     const dst = out.buffer
+    const sv = this.views.of(src)
+    const dv = this.views.of(dst)
     const addrOff = v6 ? Ipv6.SRC : Ipv4.SRC
     // Pseudo-header without the length: source, destination, protocol.
     const pseudo = sum16(src, ip + addrOff, ip + addrOff + (v6 ? 32 : 8), protocol)
@@ -217,8 +299,15 @@ export class Segmenter {
     for (let i = 0; i < count; i++) {
       const chunk = i === count - 1 ? end - from : mss
       const f = at + headroom
-      copy(src, frame, payload, dst, f)
-      copy(src, from, from + chunk, dst, f + hdrsLen)
+      let payloadSum = 0
+      if (this.memcpy === null) {
+        copy(sv, frame, payload, dv, f)
+        payloadSum = copySum(sv, from, from + chunk, dv, f + hdrsLen)
+      } else {
+        this.memcpy(src, frame, payload, dst, f)
+        this.memcpy(src, from, from + chunk, dst, f + hdrsLen)
+        payloadSum = sumView(dv, f + hdrsLen, f + hdrsLen + chunk, 0)
+      }
       const sip = f + Eth.HEADER_LEN
       const sl4 = sip + ipHdrLen
       const l4Len = l4HdrLen + chunk
@@ -242,7 +331,7 @@ export class Segmenter {
         setU16(dst, sl4 + Udp.LENGTH, l4Len)
       }
       setU16(dst, csumField, 0)
-      let sum = ~fold(sum16(dst, sl4, sl4 + l4Len, pseudo + l4Len)) & 0xffff
+      let sum = ~fold(sum16(dst, sl4, sl4 + l4HdrLen, pseudo + l4Len + payloadSum)) & 0xffff
       if (sum === 0 && !tcp) sum = 0xffff
       setU16(dst, csumField, sum)
       out.offsets[out.count] = f
@@ -270,9 +359,11 @@ export class Segmenter {
     }
     const f = out.used + headroom
     const dst = out.buffer
-    copy(src, frame, end, dst, f)
+    const dv = this.views.of(dst)
+    if (this.memcpy === null) copy(this.views.of(src), frame, end, dv, f)
+    else this.memcpy(src, frame, end, dst, f)
     if (field !== 0) {
-      const sum = ~fold(sum16(dst, f + start, f + len)) & 0xffff
+      const sum = ~fold(sumView(dv, f + start, f + len, 0)) & 0xffff
       setU16(dst, f + field, sum === 0 ? CSUM_MANGLED_0 : sum)
     }
     out.offsets[out.count] = f
@@ -299,7 +390,7 @@ export const CoalesceStat = {
 } as const
 export const COALESCE_STAT_NAMES: readonly string[] = ['framesIn', 'superframes', 'segmentsCoalesced', 'passedThrough', 'badChecksum']
 
-export interface CoalescerOptions {
+export interface CoalescerOptions extends OffloadOptions {
   /** Most input frames per coalesce() call (default 256). */
   maxFrames?: number
   /** Flows merged at the same time within one call (default 8). */
@@ -350,11 +441,16 @@ export class Coalescer {
   private readonly gLastId: Uint32Array
   private readonly gIdMode: Uint8Array
   private evict = 0
+  private readonly views = new Views()
+  /** The source's view during a coalesce() call. */
+  private sv: DataView = EMPTY_VIEW
+  private readonly memcpy: Memcpy | null
 
   constructor(options: CoalescerOptions = {}) {
     this.maxFrames = options.maxFrames ?? 256
     this.maxFlows = options.maxFlows ?? 8
     this.verifyChecksums = options.verifyChecksums ?? true
+    this.memcpy = options.memcpy ?? null
     const n = this.maxFrames
     this.role = new Uint8Array(n)
     this.next = new Int32Array(n)
@@ -395,6 +491,7 @@ export class Coalescer {
     const {role, next, segs, gLeader} = this
     for (let g = 0; g < this.maxFlows; g++) gLeader[g] = -1
     this.evict = 0
+    this.sv = this.views.of(src)
     let outputs = 0
     let bytes = 0
     // Pass 1: decide which frames merge into which, without writing anything.
@@ -422,6 +519,7 @@ export class Coalescer {
     if (out.count + outputs > out.offsets.length || out.used + bytes > out.buffer.length) return -DropReason.OFFLOAD_NO_ROOM
     // Pass 2: write.
     const dst = out.buffer
+    const dv = this.views.of(dst)
     let at = out.used
     for (let i = 0; i < n; i++) {
       if (role[i] === ROLE_MEMBER) continue
@@ -429,10 +527,11 @@ export class Coalescer {
       let len = lengths[i]
       if (segs[i] === 1) {
         writeVnetNone(dst, at, vnetLen)
-        copy(src, f, f + len, dst, at + vnetLen)
+        if (this.memcpy === null) copy(this.sv, f, f + len, dv, at + vnetLen)
+        else this.memcpy(src, f, f + len, dst, at + vnetLen)
         this.stats[CoalesceStat.PASSED_THROUGH]++
       } else {
-        len = this.writeSuper(src, offsets, i, dst, at, vnetLen) - vnetLen
+        len = this.writeSuper(src, offsets, i, dst, dv, at, vnetLen) - vnetLen
         this.stats[CoalesceStat.SUPERFRAMES]++
         this.stats[CoalesceStat.SEGMENTS_COALESCED] += segs[i]
       }
@@ -488,7 +587,7 @@ export class Coalescer {
       const v6 = this.v6[i] === 1
       const addr = ip + (v6 ? Ipv6.SRC : Ipv4.SRC)
       const pseudo = sum16(src, addr, addr + (v6 ? 32 : 8), IpProto.TCP + (ipEnd - l4))
-      if (fold(sum16(src, l4, ipEnd, pseudo)) !== 0xffff) {
+      if (fold(sumView(this.sv, l4, ipEnd, pseudo)) !== 0xffff) {
         this.stats[CoalesceStat.BAD_CHECKSUM]++
         return false
       }
@@ -594,18 +693,21 @@ export class Coalescer {
   }
 
   /** Writes the super-frame led by frame i at `at` (virtio header first); returns its length. */
-  private writeSuper(src: Uint8Array, offsets: Uint32Array, i: number, dst: Uint8Array, at: number, vnetLen: number): number {
+  private writeSuper(src: Uint8Array, offsets: Uint32Array, i: number, dst: Uint8Array, dv: DataView, at: number, vnetLen: number): number {
     const f = offsets[i]
     const v6 = this.v6[i] === 1
     const l4 = this.l4At[i] - f
     const hdrsLen = this.payAt[i] - f
     writeVnetGso(dst, at, vnetLen, v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4, hdrsLen, this.ipEnd[i] - this.payAt[i], l4, Tcp.CHECKSUM)
     const base = at + vnetLen
-    copy(src, f, this.ipEnd[i], dst, base)
+    const memcpy = this.memcpy
+    if (memcpy === null) copy(this.sv, f, this.ipEnd[i], dv, base)
+    else memcpy(src, f, this.ipEnd[i], dst, base)
     let w = base + this.ipEnd[i] - f
     let last = i
     for (let m = this.next[i]; m >= 0; m = this.next[m]) {
-      copy(src, this.payAt[m], this.ipEnd[m], dst, w)
+      if (memcpy === null) copy(this.sv, this.payAt[m], this.ipEnd[m], dv, w)
+      else memcpy(src, this.payAt[m], this.ipEnd[m], dst, w)
       w += this.ipEnd[m] - this.payAt[m]
       last = m
     }
