@@ -256,6 +256,16 @@ export class Segmenter {
     }
     const tcp = gsoType !== VNET_GSO_UDP_L4
     if (protocol !== (tcp ? IpProto.TCP : IpProto.UDP)) return -DropReason.MALFORMED
+    // The IP length field bounds the packet (Ethernet padding after it is left out); 0 means "as long as
+    // the frame" (a length that did not fit 16 bits).
+    const lengthField = v6
+      ? (src[ip + Ipv6.PAYLOAD_LEN] << 8) | src[ip + Ipv6.PAYLOAD_LEN + 1]
+      : (src[ip + Ipv4.LENGTH] << 8) | src[ip + Ipv4.LENGTH + 1]
+    if (lengthField !== 0) {
+      const ipEnd = ip + lengthField + (v6 ? Ipv6.HEADER_LEN : 0)
+      if (ipEnd > end || ipEnd < ip + ipHdrLen) return -DropReason.MALFORMED
+      end = ipEnd
+    }
     const l4 = ip + ipHdrLen
     let l4HdrLen = Udp.HEADER_LEN
     if (tcp) {
@@ -626,7 +636,9 @@ export class Coalescer {
     const payload = this.ipEnd[i] - this.payAt[i]
     if (readU32(src, l4 + Tcp.SEQ) !== this.gNextSeq[g]) return false
     if (payload > this.gGso[g] || this.gIpLen[g] + payload > GSO_MAX_IP_LEN) return false
-    // ACK number, data offset, window, then options byte for byte (flags were checked by candidate()).
+    // The Ethernet header (the super-frame carries the first one), then the ACK number, data offset,
+    // window, and options byte for byte (flags were checked by candidate()).
+    if (!same(src, offsets[i], offsets[lead], Eth.HEADER_LEN)) return false
     if (!same(src, l4 + Tcp.ACK, ll4 + Tcp.ACK, 5)) return false
     if (!same(src, l4 + Tcp.WINDOW, ll4 + Tcp.WINDOW, 2)) return false
     const optLen = this.payAt[i] - l4 - Tcp.HEADER_LEN

@@ -196,6 +196,37 @@ describe.each(COPIES)('Segmenter (%s): super-frames from a vnet_hdr TAP, against
   })
 })
 
+describe('Segmenter: the IP length field bounds the super-frame', () => {
+  const c = segmentCases.find((x) => x.name.startsWith('tcp4 20000 bytes'))!
+  const c6 = segmentCases.find((x) => x.name.startsWith('tcp6 20000 bytes'))!
+  const run = (frame: Buffer, v: SegmentCase): number | Buffer[] => {
+    const {src, hdr, frame: f, end} = source({vnet: v.vnet, frame: frame.toString('hex')})
+    const out = new OffloadBatch(256 * 1024, 128)
+    const n = new Segmenter().segment(src, hdr, f, end, v.maxIpLen, out, 0)
+    return n < 0 ? n : frames(out)
+  }
+  it('bytes after the IP packet (padding) are not sent', () => {
+    for (const v of [c, c6]) {
+      const padded = Buffer.concat([Buffer.from(v.frame, 'hex'), Buffer.alloc(9, 0xab)])
+      expect((run(padded, v) as Buffer[]).map((x) => x.toString('hex'))).toEqual(v.segments)
+    }
+  })
+  it('a length of 0 means the whole frame', () => {
+    const f = Buffer.from(c.frame, 'hex')
+    f.writeUInt16BE(0, 14 + 2)
+    // The IPv4 header checksum of the super-frame is not checked: each segment gets its own.
+    expect((run(f, c) as Buffer[]).map((x) => x.toString('hex'))).toEqual(c.segments)
+  })
+  it('a length beyond the frame is malformed', () => {
+    const f = Buffer.from(c.frame, 'hex')
+    f.writeUInt16BE(f.length - 14 + 1, 14 + 2)
+    expect(run(f, c)).toBe(-DropReason.MALFORMED)
+    const g = Buffer.from(c6.frame, 'hex')
+    g.writeUInt16BE(g.length - 54 + 1, 14 + 4)
+    expect(run(g, c6)).toBe(-DropReason.MALFORMED)
+  })
+})
+
 describe('tshark decodes every segment we wrote', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hnv-offload-tshark-'))
   afterAll(() => rmSync(dir, {recursive: true, force: true}))
@@ -285,6 +316,20 @@ describe.each(COPIES)('Coalescer (%s): runs of segments scapy made, against the 
       const got = frames(back).map((f) => f.toString('hex')).sort()
       expect(got, name).toEqual([...c.frames].sort())
     }
+  })
+
+  it('a segment with another Ethernet header is not merged into its flow', () => {
+    const c = coalesceCases.find((x) => x.name === 'ten tcp4 segments: one super-frame')!
+    const inputs = c.frames.map((h) => Buffer.from(h, 'hex'))
+    inputs[5][0] ^= 0x02
+    const src = Buffer.concat(inputs)
+    const offsets = new Uint32Array(inputs.length)
+    const lengths = new Uint32Array(inputs.length)
+    let at = 0
+    inputs.forEach((f, i) => ((offsets[i] = at), (lengths[i] = f.length), (at += f.length)))
+    const out = new OffloadBatch(256 * 1024, 16)
+    expect(new Coalescer().coalesce(src, offsets, lengths, inputs.length, out, 10)).toBe(3)
+    expect(frames(out)[1].subarray(10).equals(inputs[5])).toBe(true)
   })
 
   it('refuses a batch that does not fit the output area, leaving it unchanged', () => {
