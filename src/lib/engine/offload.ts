@@ -19,6 +19,7 @@ import {Eth, EtherType} from '../wire/ethernet.js'
 import {IpProto} from '../wire/ip.js'
 import {Ipv4, Ipv4Flag} from '../wire/ipv4.js'
 import {Ipv6} from '../wire/ipv6.js'
+import {Gre} from '../wire/nvgre.js'
 import {Tcp, TcpFlag} from '../wire/tcp.js'
 import {Udp} from '../wire/udp.js'
 import type {PacketBatch} from './ports.js'
@@ -41,9 +42,9 @@ import {
 } from './vnet.js'
 
 /** Outer IPv4 (20) + GRE with key (8) + inner Ethernet (14): what NVGRE adds in front of an inner IP packet. */
-export const NVGRE_OVERHEAD_V4 = 42
+export const NVGRE_OVERHEAD_V4 = Ipv4.HEADER_LEN + Gre.HEADER_LEN + Eth.HEADER_LEN
 /** Outer IPv6 (40) + GRE with key (8) + inner Ethernet (14). */
-export const NVGRE_OVERHEAD_V6 = 62
+export const NVGRE_OVERHEAD_V6 = Ipv6.HEADER_LEN + Gre.HEADER_LEN + Eth.HEADER_LEN
 /** The largest IP packet a GSO super-frame (or a coalesced one) may carry. */
 export const GSO_MAX_IP_LEN = 65535
 
@@ -216,7 +217,9 @@ export class Segmenter {
    * is at most `maxIpLen` bytes (see innerMtu), appended to `out` from `out.used` on, each preceded by
    * `headroom` free bytes. GSO TCPV4/TCPV6 (+ECN) and UDP_L4 are split (a TCP super-frame whose gso_size
    * does not fit is cut to the MSS that does; a UDP one is refused: SEGMENT_TOO_BIG); a plain frame is
-   * copied as one segment with its NEEDS_CSUM checksum completed. `src` is not modified.
+   * copied as one segment with its NEEDS_CSUM checksum completed (the engine's zero-copy path for those
+   * is vnetIngress). The IP length field bounds the packet (padding after it is not sent; 0 means the
+   * whole frame). `src` is not modified.
    *
    * Returns the number of segments appended (≥ 1), or a negative DropReason (MALFORMED,
    * OFFLOAD_UNSUPPORTED, SEGMENT_TOO_BIG, OFFLOAD_NO_ROOM) with `out` unchanged.
