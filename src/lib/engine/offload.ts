@@ -69,30 +69,36 @@ export interface OffloadOptions {
   memcpy?: Memcpy
 }
 
-/** DataViews of the last two buffers seen: the engine reuses its buffers, so a view is made once. */
+/**
+ * DataViews of the last VIEW_CACHE buffers seen (the engine's per-port receive buffers and its output
+ * areas): the engine reuses its buffers, so each view is made once, not per packet or per batch.
+ */
+const VIEW_CACHE = 8
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0))
+
 class Views {
-  private b0: Uint8Array | null = null
-  private v0: DataView = EMPTY_VIEW
-  private b1: Uint8Array | null = null
-  private v1: DataView = EMPTY_VIEW
+  private readonly buffers: (Uint8Array | null)[] = new Array<Uint8Array | null>(VIEW_CACHE).fill(null)
+  private readonly views: DataView[] = new Array<DataView>(VIEW_CACHE).fill(EMPTY_VIEW)
+  private last = 0
   private turn = 0
 
   of(b: Uint8Array): DataView {
-    if (b === this.b0) return this.v0
-    if (b === this.b1) return this.v1
-    const v = new DataView(b.buffer, b.byteOffset, b.byteLength)
-    if (this.turn === 0) {
-      this.b0 = b
-      this.v0 = v
-    } else {
-      this.b1 = b
-      this.v1 = v
+    if (this.buffers[this.last] === b) return this.views[this.last]
+    for (let i = 0; i < VIEW_CACHE; i++) {
+      if (this.buffers[i] === b) {
+        this.last = i
+        return this.views[i]
+      }
     }
-    this.turn ^= 1
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength)
+    const i = this.turn
+    this.turn = i + 1 === VIEW_CACHE ? 0 : i + 1
+    this.buffers[i] = b
+    this.views[i] = v
+    this.last = i
     return v
   }
 }
-const EMPTY_VIEW = new DataView(new ArrayBuffer(0))
 
 /** Copies `s[from, to)` to `d` at `at`. */
 function copy(s: DataView, from: number, to: number, d: DataView, at: number): void {

@@ -181,6 +181,21 @@ describe.each(COPIES)('Segmenter (%s): super-frames from a vnet_hdr TAP, against
     expect(few.count).toBe(0)
   })
 
+  it('stays right when more source and output buffers take turns than it caches views for', () => {
+    const c = segmentCases.find((x) => x.name.startsWith('tcp4 timestamps'))!
+    const sources = Array.from({length: 11}, () => source(c))
+    const outs = Array.from({length: 3}, () => new OffloadBatch(64 * 1024, 16))
+    const s = new Segmenter()
+    for (let round = 0; round < 3; round++) {
+      sources.forEach(({src, hdr, frame, end}, i) => {
+        const o = outs[(i + round) % outs.length]
+        o.reset()
+        expect(s.segment(src, hdr, frame, end, c.maxIpLen, o, HEADROOM)).toBe(c.segments!.length)
+        expect(frames(o).map((f) => f.toString('hex'))).toEqual(c.segments)
+      })
+    }
+  })
+
   it('innerMtu: 1500 leaves 1458 under NVGRE over IPv4 and 1438 over IPv6', () => {
     expect(innerMtu(1500, false)).toBe(1458)
     expect(innerMtu(1500, true)).toBe(1438)
