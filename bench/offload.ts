@@ -16,6 +16,7 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import {cpus, loadavg} from 'node:os'
 import {PerformanceObserver, performance} from 'node:perf_hooks'
 import {fileURLToPath, pathToFileURL} from 'node:url'
+import {nativeAvailable, nativeMemcpy} from '../src/lib/engine/io/native.js'
 import {Coalescer, innerMtu, OffloadBatch, Segmenter, type OffloadOptions} from '../src/lib/engine/offload.js'
 import {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_HEADER_LEN, writeVnetGso} from '../src/lib/engine/vnet.js'
 import {fold, sum16} from '../src/lib/wire/checksum.js'
@@ -40,6 +41,8 @@ export interface OffloadBenchResult {
   loadAverage: number[]
   dataViewCopies: OffloadFigures
   bufferCopyMemcpy: OffloadFigures
+  /** With the addon's allocation-free copy; null when the addon is not built. */
+  addonMemcpy: OffloadFigures | null
 }
 
 interface OffloadFigures {
@@ -114,7 +117,10 @@ const bufferCopy = (src: Uint8Array, from: number, to: number, dst: Uint8Array, 
 export async function runOffloadBench(): Promise<OffloadBenchResult> {
   const dataViewCopies = await figures({})
   const bufferCopyMemcpy = await figures({memcpy: bufferCopy})
-  return {node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, loadAverage: loadavg().map(round), dataViewCopies, bufferCopyMemcpy}
+  // The addon's copy (what the engine uses when the addon has it): no allocation, one N-API call per copy.
+  const copy = nativeAvailable() ? nativeMemcpy() : undefined
+  const addonMemcpy = copy === undefined ? null : await figures({memcpy: copy})
+  return {node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, loadAverage: loadavg().map(round), dataViewCopies, bufferCopyMemcpy, addonMemcpy}
 }
 
 async function figures(options: OffloadOptions): Promise<OffloadFigures> {
@@ -194,7 +200,8 @@ async function figures(options: OffloadOptions): Promise<OffloadFigures> {
 
 async function main(): Promise<void> {
   const r = await runOffloadBench()
-  for (const [label, f] of [['DataView copies', r.dataViewCopies], ['Buffer.copy memcpy', r.bufferCopyMemcpy]] as const) {
+  for (const [label, f] of [['DataView copies', r.dataViewCopies], ['Buffer.copy memcpy', r.bufferCopyMemcpy], ['addon copy', r.addonMemcpy]] as const) {
+    if (f === null) continue
     const s = f.segment
     const c = f.coalesce
     console.log(`offload (${label}): segment 64 KB -> ${s.segmentsPerSuperFrame} segments: ${s.nsPerSuperFrame.median} ns per super-frame (${s.nsPerSuperFrame.min}–${s.nsPerSuperFrame.max}), ${s.nsPerSegment.median} ns per segment, ~${s.gbitPerSecond} Gbit/s of payload on one core; GCs in loop: ${s.gcDuringLoop}`)

@@ -33,7 +33,7 @@ import {CounterTable, namedCounts, PORT_COUNTER_NAMES, PortCounter, VSID_COUNTER
 import {Action, Pipeline, Verdict} from './pipeline.js'
 import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES} from './stages.js'
 import {NONE, PA_STRIDE, type ForwardingTable} from './table.js'
-import {COALESCE_STAT_NAMES, Coalescer, GSO_MAX_IP_LEN, OffloadBatch, SEGMENT_STAT_NAMES, Segmenter, innerMtu} from './offload.js'
+import {COALESCE_STAT_NAMES, Coalescer, GSO_MAX_IP_LEN, OffloadBatch, SEGMENT_STAT_NAMES, Segmenter, innerMtu, type Memcpy} from './offload.js'
 import {vnetIngress, writeVnetNone} from './vnet.js'
 
 export interface EngineOptions {
@@ -41,6 +41,8 @@ export interface EngineOptions {
   underlays: Underlay[]
   /** Hears receive errors of ports and underlays (they are counted in their io stats either way). */
   onError?: (source: string, error: Error) => void
+  /** An allocation-free memcpy for segmenting and coalescing (the addon's); default: offload.ts's own copies. */
+  memcpy?: Memcpy
 }
 
 export interface PortStatus {
@@ -250,8 +252,8 @@ export class Engine {
   private readonly portCounters = new CounterTable(PORT_COUNTER_NAMES)
   private readonly vsidCounters = new CounterTable(VSID_COUNTER_NAMES)
   private closed = false
-  private readonly segmenter = new Segmenter()
-  private readonly coalescer = new Coalescer({maxFrames: MAX_BATCH})
+  private readonly segmenter: Segmenter
+  private readonly coalescer: Coalescer
   /** Segments of super-frames read in the current batch; made when the first TSO port attaches. */
   private arena: OffloadBatch | null = null
   private groOut: OffloadBatch | null = null
@@ -260,6 +262,8 @@ export class Engine {
 
   constructor(options: EngineOptions) {
     this.onError = options.onError
+    this.segmenter = new Segmenter({memcpy: options.memcpy})
+    this.coalescer = new Coalescer({maxFrames: MAX_BATCH, memcpy: options.memcpy})
     for (const u of options.underlays) {
       if (u.batchSize > MAX_BATCH) throw new RangeError(`underlay batch size ${u.batchSize} is above ${MAX_BATCH}`)
       this.capacity = Math.max(this.capacity, u.batchSize)

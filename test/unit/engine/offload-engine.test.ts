@@ -10,6 +10,8 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {compile} from '../../../src/lib/engine/compile.js'
 import {Engine} from '../../../src/lib/engine/engine.js'
 import type {PortFeatures} from '../../../src/lib/engine/ports.js'
+import type {Memcpy} from '../../../src/lib/engine/offload.js'
+import {nativeAvailable, nativeMemcpy} from '../../../src/lib/engine/io/native.js'
 import {VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_HEADER_LEN} from '../../../src/lib/engine/vnet.js'
 import {parseNvgre} from '../../../src/lib/wire/index.js'
 import {MemoryPort} from '../../support/memory-port.js'
@@ -61,12 +63,12 @@ afterEach(() => {
  * Joined: every packet host1 sends arrives at host2 at once, as a batch of one. Not joined: the test hands
  * host2 what host1 sent as one batch (as recvmmsg would), which is what coalescing needs.
  */
-function twoHosts(receiver: Partial<PortFeatures>, joined = true) {
+function twoHosts(receiver: Partial<PortFeatures>, joined = true, memcpy?: Memcpy) {
   const network = new MemoryNetwork()
   const u1 = network.underlay({family: 4, local: HOST1_PA})
   const u2 = (joined ? network : new MemoryNetwork()).underlay({family: 4, local: HOST2_PA})
-  const e1 = new Engine({underlays: [u1]})
-  const e2 = new Engine({underlays: [u2]})
+  const e1 = new Engine({underlays: [u1], memcpy})
+  const e2 = new Engine({underlays: [u2], memcpy})
   engines.push(e1, e2)
   e1.load(compile(topology(1), 1))
   e2.load(compile(topology(2), 1))
@@ -114,6 +116,21 @@ describe('TSO super-frames through two engines', () => {
       expect(s1.offload.segment.segments).toBe(c.vnet.gsoType === VNET_GSO_NONE ? 0 : c.segments.length)
     })
   }
+
+  it.skipIf(!nativeAvailable())('with the addon\'s copy (as the runtime runs it): the same segments and the same stream', () => {
+    const memcpy = nativeMemcpy()
+    expect(memcpy).toBeDefined()
+    for (const c of CASES.filter((x) => x.segments.length > 2)) {
+      const {u1, u2, blue1, blue2} = twoHosts(TSO, false, memcpy)
+      const frame = Buffer.from(c.frame, 'hex')
+      blue1.receive(Buffer.concat([vnetHeader(c.vnet), frame]))
+      const wire = u1.take()
+      expect(wire.map((w) => w.packet.subarray(8).toString('hex'))).toEqual(c.segments)
+      u2.receive(wire.map((w) => ({source: HOST1_PA, packet: w.packet})))
+      expect(Buffer.concat(blue2.take().map((a) => payload(a.subarray(VNET_HEADER_LEN)))).equals(payload(frame))).toBe(true)
+      for (const e of engines.splice(0)) e.close()
+    }
+  })
 
   it('a receiving port without offloads gets the plain segments, as scapy made them', () => {
     const c = CASES.find((x) => x.segments.length > 5)!
