@@ -78,9 +78,12 @@ const HEADROOM = 62
 const memcpy = (src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void => {
   Buffer.from(src.buffer, src.byteOffset, src.byteLength).copy(dst, at, from, to)
 }
+/** The checksum option, as a native fast call would provide it. */
+const checksum = (buf: Uint8Array, from: number, to: number): number => fold(sum16(buf, from, to))
 const COPIES = [
   ['DataView copies', {}],
   ['memcpy option', {memcpy}],
+  ['memcpy and checksum options', {memcpy, checksum}],
 ] as const
 
 /** Every fixture super-frame that is to be segmented, through a fresh Segmenter. */
