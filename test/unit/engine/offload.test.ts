@@ -512,6 +512,39 @@ describe('properties', () => {
     expect(co.stats[CoalesceStat.PASSED_THROUGH], 'and some did not').toBeGreaterThan(100)
   })
 
+  it('valid frames with a few header bytes changed: a reason or sane output, never a throw', () => {
+    const segmenter = new Segmenter()
+    const co = new Coalescer({verifyChecksums: false})
+    const out = new OffloadBatch(1 << 20, 256)
+    const supers = segmentCases.filter((c) => c.segments !== null).slice(0, 16)
+    const run = coalesceCases.find((x) => x.name === 'ten tcp4 segments: one super-frame')!
+    const flip = fc.array(fc.tuple(fc.nat(99), fc.integer({min: 1, max: 255})), {minLength: 1, maxLength: 4})
+    fc.assert(
+      fc.property(fc.nat(supers.length - 1), flip, fc.nat(9), (k, flips, which) => {
+        const {src, hdr, frame, end} = source(supers[k])
+        // Offsets 0..9 hit the virtio header, the rest the Ethernet/IP/TCP headers.
+        for (const [at, x] of flips) src[hdr + at] ^= x
+        out.reset()
+        const n = segmenter.segment(src, hdr, frame, end, supers[k].maxIpLen, out, 8)
+        if (n > 0) for (let i = 0; i < out.count; i++) expect(out.lengths[i] - 14).toBeLessThanOrEqual(supers[k].maxIpLen)
+        const inputs = run.frames.map((h) => Buffer.from(h, 'hex'))
+        for (const [at, x] of flips) inputs[which][at] ^= x
+        const buf = Buffer.concat(inputs)
+        const offsets = new Uint32Array(inputs.length)
+        const lengths = new Uint32Array(inputs.length)
+        let o = 0
+        inputs.forEach((f, i) => ((offsets[i] = o), (lengths[i] = f.length), (o += f.length)))
+        out.reset()
+        const m = co.coalesce(buf, offsets, lengths, inputs.length, out, 10)
+        expect(m).toBeGreaterThan(0)
+        let total = 0
+        for (let i = 0; i < m; i++) total += out.lengths[i] - 10
+        expect(total).toBeLessThanOrEqual(buf.length)
+      }),
+      {numRuns: 1000},
+    )
+  })
+
   it('random bytes and random virtio headers: dropped with a reason or passed through, never a throw', () => {
     const segmenter = new Segmenter()
     const co = new Coalescer()
