@@ -209,8 +209,11 @@ const ARENA_SLOT = SEGMENT_HEADROOM + 1536
 /** Room kept free before segmenting one more super-frame (up to 64 KB of payload, in small segments). */
 const ARENA_RESERVE_PACKETS = 256
 const ARENA_RESERVE_BYTES = 2 * GSO_MAX_IP_LEN + ARENA_RESERVE_PACKETS * SEGMENT_HEADROOM
-/** Coalescing output: a flush's frames with their headers, rarely larger than a few super-frames. */
-const GRO_OUT_BYTES = 8 << 20
+/**
+ * Coalescing output: a flush's frames with their headers. A recvmmsg batch of MTU-sized segments needs
+ * about 100 KB, an arena's worth of local segments 1.6 MB; a flush that does not fit is sent uncoalesced.
+ */
+const GRO_OUT_BYTES = 2 << 20
 /** Inner IPv4 MTU when the engine has no underlay (local delivery only): a 1500-byte physical network's. */
 const DEFAULT_INNER_MTU = innerMtu(1500, false)
 
