@@ -9,7 +9,8 @@
 //     for A the CPU seconds the two engine processes used per GB moved (utime + stime, /proc/<pid>/stat).
 //     Reported as medians with min-max, and the A/B ratio of the medians.
 // Needs root (namespaces, TAPs), iperf3 and the built CLI (npm run build). Everything lives in namespaces
-// hnvb-<pid>-b6-* removed at the end, also on failure. Prints figures; writes bench/results/overlay.json.
+// hnvb-<pid>-b6-* removed at the end, also on failure. Prints figures; writes bench/results/overlay.json
+// (overlay-no-offload.json with --no-offload: the engines' TAPs without IFF_VNET_HDR, for comparison).
 //   sudo npx tsx bench/overlay.ts [--quick] [--runs N] [--no-offload] [--skip-policy]
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -332,4 +333,5 @@ console.log(`TCP 4 streams Gbit/s:    A ${fmt(hnv.tcp4Gbps, 2)}  B ${fmt(vxlan.t
 console.log(`UDP 64 B received pkt/s: A ${fmt(hnv.udp64Pps, 0)}  B ${fmt(vxlan.udp64Pps, 0)}${x(ratios.udp64)}`)
 console.log(`engine CPU s per GB (TCP tests): A ${fmt(hnv.engineCpuSecondsPerGB, 2)}`)
 mkdirSync(join(ROOT, 'bench/results'), {recursive: true})
-writeFileSync(join(ROOT, 'bench/results/overlay.json'), JSON.stringify(results, null, 2) + '\n')
+// The offloads-off run is a comparison, kept beside the main figures rather than over them.
+writeFileSync(join(ROOT, `bench/results/${OFFLOAD ? 'overlay' : 'overlay-no-offload'}.json`), JSON.stringify(results, null, 2) + '\n')
