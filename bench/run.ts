@@ -7,6 +7,7 @@ import {join} from 'node:path'
 const BENCHES = [
   {name: 'wire', root: false},
   {name: 'pipeline', root: false},
+  {name: 'offload', root: false},
   {name: 'cli', root: false},
   {name: 'reload', root: false},
   {name: 'overlay', root: true},

@@ -180,6 +180,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("close", Close);
   fn("startReader", StartReader);
   fn("stopReader", StopReader);
+  {
+    napi_value copy;
+    napi_create_function(env, "copy", NAPI_AUTO_LENGTH, Copy, nullptr, &copy);
+    exports.Set("copy", Napi::Value(env, copy));
+  }
   Napi::Object constants = Constants(env);
   InitReaders(env, constants);
   exports.Set("constants", constants);

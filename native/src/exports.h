@@ -24,6 +24,9 @@ Napi::Value WriteBatch(const Napi::CallbackInfo& info);
 Napi::Value SendBatch(const Napi::CallbackInfo& info);
 Napi::Value Close(const Napi::CallbackInfo& info);
 
+// copy.cc (raw N-API: called per segment)
+napi_value Copy(napi_env env, napi_callback_info info);
+
 // reader.cc
 // Installs the reader registry and adds the READER_* constants.
 void InitReaders(Napi::Env env, Napi::Object constants);

@@ -48,7 +48,7 @@ export interface MemoryPortOptions {
   sendLimit?: number
 }
 
-const NO_FEATURES: PortFeatures = {vnetHdr: false, vnetHdrLen: 0, csum: false, tso: false, uso: false, multiQueue: false}
+const NO_FEATURES: PortFeatures = {vnetHdr: false, vnetHdrLen: 0, csum: false, tso: false, tsoEcn: false, uso: false, multiQueue: false}
 /** Ethernet header and one 802.1Q tag, as the TAP's slot adds to the MTU. */
 const ETH_OVERHEAD = 18
 

@@ -19,6 +19,7 @@ export default class EngineStart extends PolicyCommand {
     'log-file': Flags.string({description: 'With --detach: the file the engine logs to (default: the socket path with .log)'}),
     'poll-interval': Flags.integer({min: 1, max: 10_000, default: DEFAULT_POLL_MS, description: 'Milliseconds between two reads of the store revision'}),
     'tap-mtu': Flags.integer({min: 576, max: 65_535, description: 'MTU of the TAPs (default: the physical MTU minus 42 over IPv4 provider addresses, 62 over IPv6)'}),
+    offload: Flags.boolean({default: true, allowNo: true, description: 'Checksum and TCP segmentation offload on the TAPs (IFF_VNET_HDR, TUNSETOFFLOAD): the engine segments and coalesces TCP itself; --no-offload moves MTU-sized frames only'}),
   }
 
   async execute(flags: AnyFlags): Promise<Result | void> {
@@ -27,7 +28,7 @@ export default class EngineStart extends PolicyCommand {
     const storePath = resolve(store.path)
     const socket = flags.socket ?? controlSocketPath(storePath)
     if (flags.detach) {
-      const {pid, logFile} = await startEngineDetached({store: storePath, socket, pollMs: flags['poll-interval'], tapMtu: flags['tap-mtu'], logFile: flags['log-file']})
+      const {pid, logFile} = await startEngineDetached({store: storePath, socket, pollMs: flags['poll-interval'], tapMtu: flags['tap-mtu'], offload: flags.offload, logFile: flags['log-file']})
       return {rows: [{Pid: pid, Store: storePath, Socket: socket, Log: logFile}], columns: ['Pid', 'Store', 'Socket', 'Log'], single: true}
     }
     const runtime = await EngineRuntime.start({
@@ -35,6 +36,7 @@ export default class EngineStart extends PolicyCommand {
       socketPath: socket,
       pollMs: flags['poll-interval'],
       tapMtu: flags['tap-mtu'],
+      offload: flags.offload,
       log: (line) => writeNote(`${new Date().toISOString()} ${line}`),
     })
     stopOnSignals(runtime)

@@ -56,7 +56,7 @@ export function statusSections(status: RuntimeStatus): Section[] {
     {
       title: 'Ports',
       result: {
-        columns: ['InterfaceName', 'VMName', 'VirtualSubnetId', 'MacAddress', 'State', 'MTU', 'RxPackets', 'TxPackets', 'Drops', 'Replies'],
+        columns: ['InterfaceName', 'VMName', 'VirtualSubnetId', 'MacAddress', 'State', 'MTU', 'Offload', 'RxPackets', 'TxPackets', 'Drops', 'Replies'],
         rows: status.ports.map((port) => ({
           InterfaceName: port.name,
           VMName: port.vmName,
@@ -64,6 +64,8 @@ export function statusSections(status: RuntimeStatus): Section[] {
           MacAddress: port.mac,
           State: port.state,
           MTU: port.mtu,
+          // What the TAP got when it was opened (probed, with fallback): tso implies csum.
+          Offload: port.features.tso ? (port.features.uso ? 'tso,uso' : 'tso') : port.features.csum ? 'csum' : 'none',
           RxPackets: port.rxPackets,
           TxPackets: port.txPackets,
           Drops: port.drops,

@@ -196,9 +196,10 @@ export class Topology {
 
   /**
    * Builds it: namespaces, the physical link, each host's store and engine, then each VM's TAP moved into
-   * its namespace and addressed. On failure the caller still calls down().
+   * its namespace and addressed. `engineArgs` go to each `hnv engine start` (e.g. --no-offload). On failure
+   * the caller still calls down().
    */
-  async up(options: {signal?: AbortSignal; progress?: (line: string) => void; fillStore?: (host: HostState) => void} = {}): Promise<void> {
+  async up(options: {signal?: AbortSignal; progress?: (line: string) => void; fillStore?: (host: HostState) => void; engineArgs?: string[]} = {}): Promise<void> {
     const {signal, progress, fillStore} = options
     writeFileSync(join(this.dir, 'topology.json'), JSON.stringify(this.record(), null, 2))
     progress?.(`creating namespaces ${this.prefix}-*`)
@@ -219,7 +220,7 @@ export class Topology {
       progress?.(`${host.spec.name}: starting its engine (hnv engine start --store ${host.store} --detach, in namespace ${host.ns})`)
       host.starting = true
       // Not aborted midway: an engine half started would outlive the demo. The start takes a second.
-      const out = await run('ip', ['netns', 'exec', host.ns, process.execPath, BIN, 'engine', 'start', '--store', host.store, '--detach', '--log-file', host.log, '--json'])
+      const out = await run('ip', ['netns', 'exec', host.ns, process.execPath, BIN, 'engine', 'start', '--store', host.store, '--detach', '--log-file', host.log, '--json', ...(options.engineArgs ?? [])])
       host.pid = (JSON.parse(out) as {Pid: number}).Pid
       writeFileSync(join(this.dir, 'topology.json'), JSON.stringify(this.record(), null, 2))
       signal?.throwIfAborted()

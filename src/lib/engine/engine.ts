@@ -4,6 +4,14 @@
 // (wireguard-go's RoutineReadFromTUN: a batch in, one write per destination out). Nothing is copied: a
 // frame leaves from the buffer it arrived in, its GRE header written in the headroom in front.
 //
+// Offloads (wireguard-go's handleVirtioRead / handleGRO): a TCP super-frame from a TSO port is cut by the
+// Segmenter (offload.ts) into an arena of MTU-sized segments, each with headroom, and each segment then goes
+// through the pipeline like any frame; the arena is sent with the rest of the batch. Frames bound for a
+// TSO port are queued behind a zero virtio header as before and, when a flush holds two or more, the
+// Coalescer merges the TCP runs into super-frames (one copy) before the single write; if its output area
+// is too small the frames go out as they are. A transmit batch holds frames of one buffer (ring or arena):
+// a frame from another buffer, or a full batch, first sends what is queued.
+//
 // load() swaps the table between two batches; ports stay open. A port whose name the table does not
 // know is kept and its frames dropped (port-unknown) until a table names it. Counters are typed arrays;
 // status() builds objects only when asked.
@@ -25,6 +33,7 @@ import {CounterTable, namedCounts, PORT_COUNTER_NAMES, PortCounter, VSID_COUNTER
 import {Action, Pipeline, Verdict} from './pipeline.js'
 import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES} from './stages.js'
 import {NONE, PA_STRIDE, type ForwardingTable} from './table.js'
+import {COALESCE_STAT_NAMES, Coalescer, GSO_MAX_IP_LEN, OffloadBatch, SEGMENT_STAT_NAMES, Segmenter, innerMtu, type Memcpy} from './offload.js'
 import {vnetIngress, writeVnetNone} from './vnet.js'
 
 export interface EngineOptions {
@@ -32,6 +41,8 @@ export interface EngineOptions {
   underlays: Underlay[]
   /** Hears receive errors of ports and underlays (they are counted in their io stats either way). */
   onError?: (source: string, error: Error) => void
+  /** An allocation-free memcpy for segmenting and coalescing (the addon's); default: offload.ts's own copies. */
+  memcpy?: Memcpy
 }
 
 export interface PortStatus {
@@ -80,6 +91,8 @@ export interface EngineStatus {
   /** Frames the engine answered itself, by kind (arp-reply, neighbor-advert, echo-reply, time-exceeded). */
   replies: Record<string, number>
   underlays: UnderlayStatus[]
+  /** Segmentation (TAP super-frames -> MTU-sized frames) and coalescing (GRO) counters. */
+  offload: {segment: Record<string, number>; coalesce: Record<string, number>}
 }
 
 /** A transmit batch over whatever buffer the current receive batch lives in. */
@@ -180,8 +193,29 @@ interface PortSlot {
   tablePort: number
   /** virtio_net_hdr bytes in front of each frame, 0 without IFF_VNET_HDR. */
   vnetLen: number
+  /** The port takes TCP super-frames (TSO): what is queued for it is coalesced. */
+  gro: boolean
+  /** In `touched` for the current batch. */
+  queued: boolean
   tx: TxBatch
 }
+
+/** Free bytes in front of each segment in the arena: the NVGRE header goes there (and a virtio header). */
+const SEGMENT_HEADROOM = 64
+/** Segments the arena holds; a super-frame is segmented only when room for a whole one is left. */
+const ARENA_PACKETS = 1024
+/** The largest segment: an inner Ethernet frame with a VLAN tag of a jumbo-less physical network. */
+const ARENA_SLOT = SEGMENT_HEADROOM + 1536
+/** Room kept free before segmenting one more super-frame (up to 64 KB of payload, in small segments). */
+const ARENA_RESERVE_PACKETS = 256
+const ARENA_RESERVE_BYTES = 2 * GSO_MAX_IP_LEN + ARENA_RESERVE_PACKETS * SEGMENT_HEADROOM
+/**
+ * Coalescing output: a flush's frames with their headers. A recvmmsg batch of MTU-sized segments needs
+ * about 100 KB, an arena's worth of local segments 1.6 MB; a flush that does not fit is sent uncoalesced.
+ */
+const GRO_OUT_BYTES = 2 << 20
+/** Inner IPv4 MTU when the engine has no underlay (local delivery only): a 1500-byte physical network's. */
+const DEFAULT_INNER_MTU = innerMtu(1500, false)
 
 interface UnderlaySlot {
   underlay: Underlay
@@ -221,14 +255,25 @@ export class Engine {
   private readonly portCounters = new CounterTable(PORT_COUNTER_NAMES)
   private readonly vsidCounters = new CounterTable(VSID_COUNTER_NAMES)
   private closed = false
+  private readonly segmenter: Segmenter
+  private readonly coalescer: Coalescer
+  /** Segments of super-frames read in the current batch; made when the first TSO port attaches. */
+  private arena: OffloadBatch | null = null
+  private groOut: OffloadBatch | null = null
+  /** Largest inner IP packet a segment may carry: the tightest underlay's, after GRE and Ethernet. */
+  private readonly maxInnerIp: number
 
   constructor(options: EngineOptions) {
     this.onError = options.onError
+    this.segmenter = new Segmenter({memcpy: options.memcpy})
+    this.coalescer = new Coalescer({maxFrames: MAX_BATCH, memcpy: options.memcpy})
     for (const u of options.underlays) {
       if (u.batchSize > MAX_BATCH) throw new RangeError(`underlay batch size ${u.batchSize} is above ${MAX_BATCH}`)
       this.capacity = Math.max(this.capacity, u.batchSize)
     }
     this.underlays = options.underlays.map((underlay) => ({underlay, tx: new UnderlayTx(this.capacity)}))
+    // underlay.mtu is the largest GRE packet: minus the GRE header with key (8) and the inner Ethernet (14).
+    this.maxInnerIp = options.underlays.length === 0 ? DEFAULT_INNER_MTU : Math.min(...options.underlays.map((u) => u.mtu - 22))
     this.underlays.forEach((slot, i) => {
       if (slot.underlay.family === 4 && this.defaultUnderlay4 === NONE) this.defaultUnderlay4 = i
       if (slot.underlay.family === 6 && this.defaultUnderlay6 === NONE) this.defaultUnderlay6 = i
@@ -271,16 +316,23 @@ export class Engine {
   attach(port: Port): void {
     if (this.closed) throw new Error('the engine is closed')
     if (this.slotByName.has(port.name)) throw new Error(`port ${port.name} is already attached`)
-    this.growCapacity(port.batchSize)
+    const tso = port.features.vnetHdr && (port.features.tso || port.features.uso)
+    // A TSO port's batch can become a thousand segments: every transmit batch must hold an arena's worth.
+    this.growCapacity(tso ? ARENA_PACKETS : port.batchSize)
+    if (tso && this.arena === null) {
+      this.arena = new OffloadBatch(ARENA_PACKETS * ARENA_SLOT + ARENA_RESERVE_BYTES, ARENA_PACKETS)
+      this.groOut = new OffloadBatch(GRO_OUT_BYTES, MAX_BATCH)
+    }
     let slot = this.slots.find((s) => s.port === null)
     if (slot === undefined) {
-      slot = {index: this.slots.length, port: null, tablePort: NONE, vnetLen: 0, tx: new TxBatch(this.capacity)}
+      slot = {index: this.slots.length, port: null, tablePort: NONE, vnetLen: 0, gro: false, queued: false, tx: new TxBatch(this.capacity)}
       this.slots.push(slot)
       this.portCounters.ensureRows(this.slots.length)
     }
     this.portCounters.clearRow(slot.index)
     slot.port = port
     slot.vnetLen = port.features.vnetHdr ? port.features.vnetHdrLen : 0
+    slot.gro = tso && port.features.tso
     const loaded = this.loaded
     slot.tablePort = loaded?.table.portIndex(port.name) ?? NONE
     if (loaded !== null && slot.tablePort !== NONE) loaded.portSlot[slot.tablePort] = slot.index
@@ -358,6 +410,7 @@ export class Engine {
         mtu: underlay.mtu,
         io: namedCounts(IO_STAT_NAMES, underlay.stats),
       })),
+      offload: {segment: namedCounts(SEGMENT_STAT_NAMES, this.segmenter.stats), coalesce: namedCounts(COALESCE_STAT_NAMES, this.coalescer.stats)},
     }
   }
 
@@ -386,22 +439,49 @@ export class Engine {
       const end = base + len
       pc[row + PortCounter.RX_PACKETS]++
       pc[row + PortCounter.RX_BYTES] += len
-      if (vnetLen !== 0) {
-        const refused = len < vnetLen ? DropReason.MALFORMED : vnetIngress(buf, base, base + vnetLen, end)
-        if (refused !== DropReason.NONE) {
-          this.drop(loaded, refused, slot.index, NONE)
-          continue
-        }
-      }
       if (loaded === null) {
         this.drop(loaded, DropReason.PORT_UNKNOWN, slot.index, NONE)
         continue
       }
-      this.pipeline.fromPort(loaded.table, tablePort, buf, base + vnetLen, end, v)
+      if (vnetLen !== 0) {
+        let refused = len < vnetLen ? DropReason.MALFORMED : vnetIngress(buf, base, base + vnetLen, end)
+        // A GSO super-frame: cut into segments in the arena, each forwarded as a frame of its own.
+        if (refused === DropReason.OFFLOAD_UNSUPPORTED && this.arena !== null) refused = this.segmentFrame(loaded, slot, buf, base, base + vnetLen, end)
+        else if (refused === DropReason.NONE) {
+          this.pipeline.fromPort(loaded.table, tablePort, buf, base + vnetLen, end, v)
+          this.countVsid(loaded, v.vsid, len)
+          this.apply(loaded, v, buf, base - headroom, slot.index)
+        }
+        if (refused !== DropReason.NONE) this.drop(loaded, refused, slot.index, NONE)
+        continue
+      }
+      this.pipeline.fromPort(loaded.table, tablePort, buf, base, end, v)
       this.countVsid(loaded, v.vsid, len)
       this.apply(loaded, v, buf, base - headroom, slot.index)
     }
     this.flush()
+  }
+
+  /**
+   * Segments the super-frame `buf[frame, end)` (virtio header at `hdr`) into the arena and forwards each
+   * segment; returns DropReason.NONE, or why the super-frame was dropped.
+   */
+  private segmentFrame(loaded: Loaded, slot: PortSlot, buf: Buffer, hdr: number, frame: number, end: number): number {
+    const arena = this.arena!
+    if (arena.capacity - arena.count < ARENA_RESERVE_PACKETS || arena.buffer.length - arena.used < ARENA_RESERVE_BYTES) this.flush()
+    const first = arena.count
+    const n = this.segmenter.segment(buf, hdr, frame, end, this.maxInnerIp, arena, SEGMENT_HEADROOM)
+    if (n < 0) return -n
+    const v = this.verdict
+    const out = arena.buffer
+    for (let k = first; k < first + n; k++) {
+      const off = arena.offsets[k]
+      const len = arena.lengths[k]
+      this.pipeline.fromPort(loaded.table, slot.tablePort, out, off, off + len, v)
+      this.countVsid(loaded, v.vsid, len)
+      this.apply(loaded, v, out, off - SEGMENT_HEADROOM, slot.index)
+    }
+    return DropReason.NONE
   }
 
   private underlayBatch(slot: UnderlaySlot, batch: UnderlayRxBatch): void {
@@ -469,8 +549,10 @@ export class Engine {
       writeVnetNone(buf, off, slot.vnetLen)
     }
     const tx = slot.tx
-    if (tx.count === 0) {
-      tx.buffer = buf
+    if (tx.count !== 0 && (tx.buffer !== buf || tx.count === tx.offsets.length)) this.sendPort(slot)
+    if (tx.count === 0) tx.buffer = buf
+    if (!slot.queued) {
+      slot.queued = true
       this.touched[this.touchedCount++] = out
     }
     tx.offsets[tx.count] = off
@@ -480,6 +562,7 @@ export class Engine {
 
   private toUnderlay(u: number, buf: Buffer, off: number, end: number, t: ForwardingTable, pa: number): void {
     const tx = this.underlays[u].tx
+    if (tx.count !== 0 && (tx.buffer !== buf || tx.count === tx.offsets.length)) this.sendUnderlay(u)
     const n = tx.count
     if (n === 0) tx.buffer = buf
     else if (pa < tx.lastPa) tx.grouped = false
@@ -504,36 +587,67 @@ export class Engine {
     return family === 4 ? this.defaultUnderlay4 : this.defaultUnderlay6
   }
 
-  /** One send per port and per underlay touched by the batch. */
+  /** One send per port and per underlay touched by the batch; the arena is free again afterwards. */
   private flush(): void {
-    const pc = this.portCounters.values
-    const width = this.portCounters.width
     for (let i = 0; i < this.touchedCount; i++) {
       const slot = this.slots[this.touched[i]]
-      const tx = slot.tx
-      const n = tx.count
-      tx.count = 0
-      if (slot.port === null) {
-        this.drops[DropReason.TX_DROPPED] += n
-        continue
-      }
-      const sent = slot.port.send(tx, 0, n)
-      let bytes = 0
-      for (let k = 0; k < sent; k++) bytes += tx.lengths[k]
-      pc[slot.index * width + PortCounter.TX_PACKETS] += sent
-      pc[slot.index * width + PortCounter.TX_BYTES] += bytes
-      if (sent < n) this.drops[DropReason.TX_DROPPED] += n - sent
+      slot.queued = false
+      this.sendPort(slot)
     }
     this.touchedCount = 0
-    for (let u = 0; u < this.underlays.length; u++) {
-      const {underlay, tx} = this.underlays[u]
-      const n = tx.count
-      if (n === 0) continue
-      tx.group()
-      tx.count = 0
-      const sent = underlay.send(tx, 0, n)
-      if (sent < n) this.drops[DropReason.TX_DROPPED] += n - sent
+    for (let u = 0; u < this.underlays.length; u++) this.sendUnderlay(u)
+    this.arena?.reset()
+  }
+
+  /** Sends what is queued for a port: coalesced into super-frames when it takes them and there are two or more. */
+  private sendPort(slot: PortSlot): void {
+    const tx = slot.tx
+    const n = tx.count
+    if (n === 0) return
+    tx.count = 0
+    if (slot.port === null) {
+      this.drops[DropReason.TX_DROPPED] += n
+      return
     }
+    let batch: PacketBatch = tx
+    let count = n
+    if (slot.gro && n > 1) {
+      // The frames sit behind zero virtio headers (toPort); the coalescer reads the bare frames and writes
+      // its own headers. Too little room: they are sent as they are.
+      const out = this.groOut!
+      const h = slot.vnetLen
+      for (let k = 0; k < n; k++) {
+        tx.offsets[k] += h
+        tx.lengths[k] -= h
+      }
+      out.reset()
+      const made = this.coalescer.coalesce(tx.buffer, tx.offsets, tx.lengths, n, out, h)
+      for (let k = 0; k < n; k++) {
+        tx.offsets[k] -= h
+        tx.lengths[k] += h
+      }
+      if (made > 0) {
+        batch = out
+        count = made
+      }
+    }
+    const sent = slot.port.send(batch, 0, count)
+    let bytes = 0
+    for (let k = 0; k < sent; k++) bytes += batch.lengths[k]
+    const at = slot.index * this.portCounters.width
+    this.portCounters.values[at + PortCounter.TX_PACKETS] += sent
+    this.portCounters.values[at + PortCounter.TX_BYTES] += bytes
+    if (sent < count) this.drops[DropReason.TX_DROPPED] += count - sent
+  }
+
+  private sendUnderlay(u: number): void {
+    const {underlay, tx} = this.underlays[u]
+    const n = tx.count
+    if (n === 0) return
+    tx.group()
+    tx.count = 0
+    const sent = underlay.send(tx, 0, n)
+    if (sent < n) this.drops[DropReason.TX_DROPPED] += n - sent
   }
 
   private drop(loaded: Loaded | null, reason: number, inSlot: number, vsid: number): void {

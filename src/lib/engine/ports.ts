@@ -118,6 +118,8 @@ export interface PortFeatures {
   readonly csum: boolean
   /** TCP super-frames (GSO TCPV4/TCPV6) up to 64 KB may arrive, and may be sent. */
   readonly tso: boolean
+  /** TCP super-frames may carry ECN's CWR (VIRTIO_NET_HDR_GSO_ECN; TUN_F_TSO_ECN accepted). */
+  readonly tsoEcn: boolean
   /** UDP super-frames (GSO UDP_L4) likewise. */
   readonly uso: boolean
   readonly multiQueue: boolean

@@ -55,6 +55,8 @@ const DROP_SPEC = {
   ARP_IN_NVGRE: ['arp-in-nvgre', 'ARP inside NVGRE (answered locally on each host; dropped for now)'],
   UNKNOWN_SOURCE_CA: ['unknown-source-ca', 'the inner source CA has no lookup record in the routing domain'],
   SOURCE_PA_MISMATCH: ['source-pa-mismatch', "the outer source is not the PA of the inner source's record"],
+  OFFLOAD_NO_ROOM: ['offload-no-room', 'segmentation or coalescing output area full for this super-frame'],
+  SEGMENT_TOO_BIG: ['segment-too-big', 'a UDP GSO segment larger than the inner MTU (datagrams cannot be re-split)'],
 } as const
 
 /** What happens to a frame whose reply the host writes itself. */

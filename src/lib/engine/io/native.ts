@@ -120,6 +120,11 @@ export interface NativeAddon {
   ): number
   /** Stops and uv_close()s the reader; true if it was running. Safe inside its own callback. */
   stopReader(id: number): boolean
+  /**
+   * memmove of `src[from, to)` to `dst` at `at`, allocating nothing: offload.ts's Memcpy (segment
+   * payloads, coalesced super-frames). Throws RangeError outside either array.
+   */
+  copy(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void
   readonly constants: NativeConstants
 }
 
@@ -161,6 +166,12 @@ export function native(): NativeAddon {
     loadError = new NativeUnavailableError(ADDON_PATH, error)
     throw loadError
   }
+}
+
+/** The addon's allocation-free copy, for offload.ts (Memcpy), or undefined with an older build. */
+export function nativeMemcpy(): ((src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number) => void) | undefined {
+  const addon = native()
+  return typeof addon.copy === 'function' ? addon.copy : undefined
 }
 
 export function nativeAvailable(): boolean {

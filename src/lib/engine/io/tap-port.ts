@@ -55,11 +55,16 @@ export class TapPort extends FdEndpoint<RxBatch, PacketBatch> implements Port {
       let csum = false
       let tso = false
       let uso = false
+      let tsoEcn = false
       if (vnetHdr && (options.offload ?? true)) {
-        // As wireguard-go's initFromFlags: TCP offloads or none; UDP offloads only if the kernel has them.
-        const tcp = c.TUN_F_CSUM | c.TUN_F_TSO4 | c.TUN_F_TSO6
-        tso = tryOffload(tap.fd, tcp)
+        // As wireguard-go's initFromFlags: TCP offloads or none (with ECN's CWR handling when the kernel
+        // takes it); UDP offloads only if the kernel has them. A refused TUNSETOFFLOAD changes nothing, so
+        // each try falls back to the last set that was accepted.
+        const base = c.TUN_F_CSUM | c.TUN_F_TSO4 | c.TUN_F_TSO6
+        tsoEcn = tryOffload(tap.fd, base | c.TUN_F_TSO_ECN)
+        tso = tsoEcn || tryOffload(tap.fd, base)
         csum = tso || tryOffload(tap.fd, c.TUN_F_CSUM)
+        const tcp = tsoEcn ? base | c.TUN_F_TSO_ECN : base
         uso = tso && tryOffload(tap.fd, tcp | c.TUN_F_USO4 | c.TUN_F_USO6)
       }
       if (options.persist) setup(context, () => addon.tapSetPersist(tap.fd, 1))
@@ -71,6 +76,7 @@ export class TapPort extends FdEndpoint<RxBatch, PacketBatch> implements Port {
         vnetHdrLen: vnetHdr ? c.VIRTIO_NET_HDR_LEN : 0,
         csum,
         tso,
+        tsoEcn,
         uso,
         multiQueue,
       }

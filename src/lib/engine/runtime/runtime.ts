@@ -14,6 +14,7 @@ import {EngineError} from '../../control/errors.js'
 import type {ApplyTiming, ControlMethod, RuntimeError, RuntimeStatus} from '../../control/protocol.js'
 import {GreUnderlay} from '../io/gre-underlay.js'
 import {TapPort} from '../io/tap-port.js'
+import {nativeMemcpy} from '../io/native.js'
 import {lastLoadKind, loadForwardingTable} from '../policy-source.js'
 import type {ForwardingTable} from '../table.js'
 import {Engine} from '../engine.js'
@@ -28,6 +29,12 @@ export interface RuntimeOptions {
   pollMs?: number
   /** The TAPs' MTU; default: the smallest physical MTU of the provider addresses minus NVGRE's overhead. */
   tapMtu?: number
+  /**
+   * IFF_VNET_HDR with checksum and TCP segmentation offload on every TAP (default true): the VM sends and
+   * receives TCP super-frames, which the engine segments to the physical MTU and coalesces (offload.ts).
+   * Probed per TAP, with a fallback to plain frames; status shows what each port got.
+   */
+  offload?: boolean
   /** Where the runtime's log lines go (the command passes the output kit's stderr writer). */
   log?: (line: string) => void
 }
@@ -102,7 +109,7 @@ export class EngineRuntime {
       for (const local of locals) {
         underlays.push({local, underlay: hostCall(() => GreUnderlay.open({family: local.family, local: local.bytes, linkMtu: local.mtu}))})
       }
-      engine = new Engine({underlays: underlays.map((u) => u.underlay), onError: throttledLog(options.log)})
+      engine = new Engine({underlays: underlays.map((u) => u.underlay), onError: throttledLog(options.log), memcpy: nativeMemcpy()})
       // Every TAP fits the tightest underlay: a frame may leave through any of them.
       const tapMtu =
         options.tapMtu ??
@@ -165,6 +172,7 @@ export class EngineRuntime {
       vsids: core.vsids,
       drops: core.drops,
       replies: core.replies,
+      offload: core.offload,
     }
   }
 
@@ -262,7 +270,7 @@ export class EngineRuntime {
       }
       try {
         const port = hostCall(() =>
-          TapPort.open({name, mtu: this.tapMtu, mac: macBytes(adapter.MacAddress), up: true}),
+          TapPort.open({name, mtu: this.tapMtu, mac: macBytes(adapter.MacAddress), up: true, vnetHdr: this.options.offload ?? true}),
         )
         try {
           this.engine.attach(port)
