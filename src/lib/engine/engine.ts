@@ -229,6 +229,11 @@ export class Engine {
       this.capacity = Math.max(this.capacity, u.batchSize)
     }
     this.underlays = options.underlays.map((underlay) => ({underlay, tx: new UnderlayTx(this.capacity)}))
+    // The MTU stage holds frames to the tightest underlay of their PA's family.
+    for (const family of [4, 6] as const) {
+      const mtus = options.underlays.filter((u) => u.family === family).map((u) => u.mtu)
+      if (mtus.length > 0) this.pipeline.underlayMtu[family === 4 ? 0 : 1] = Math.min(...mtus)
+    }
     this.underlays.forEach((slot, i) => {
       if (slot.underlay.family === 4 && this.defaultUnderlay4 === NONE) this.defaultUnderlay4 = i
       if (slot.underlay.family === 6 && this.defaultUnderlay6 === NONE) this.defaultUnderlay6 = i

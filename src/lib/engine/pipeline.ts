@@ -8,14 +8,14 @@
 // return numbers, and every miss ends in a named DropReason (stages.ts).
 import {Arp, ArpOp, ArpView} from '../wire/arp.js'
 import {WireErrorCode} from '../wire/errors.js'
-import {EtherType, EthernetView} from '../wire/ethernet.js'
+import {Eth, EtherType, EthernetView} from '../wire/ethernet.js'
 import {flowHashIpv4, flowHashIpv6, flowIdOf} from '../wire/flow-hash.js'
 import {ICMPV4_ECHO_REQUEST, Icmpv4View} from '../wire/icmpv4.js'
 import {ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_SOLICIT, ICMPV6_ROUTER_SOLICIT, Icmpv6, Icmpv6View} from '../wire/icmpv6.js'
 import {IpProto} from '../wire/ip.js'
-import {Ipv4View} from '../wire/ipv4.js'
-import {Ipv6View} from '../wire/ipv6.js'
-import {NvgreView} from '../wire/nvgre.js'
+import {Ipv4, Ipv4View} from '../wire/ipv4.js'
+import {Ipv6, Ipv6View} from '../wire/ipv6.js'
+import {NVGRE_HEADER_LEN, NvgreView} from '../wire/nvgre.js'
 import {Tcp} from '../wire/tcp.js'
 import {ADDR_DST, ADDR_SRC} from './ports.js'
 import {DropReason, Reply, Stage} from './stages.js'
@@ -30,6 +30,8 @@ const ND_HOP_LIMIT = 255
 const ICMPV6_REDIRECT = 137
 /** UDP's ports sit where TCP's do (RFC 768, RFC 9293): one read serves both for the flow hash. */
 const L4_PORTS_LEN = 4
+/** The physical link MTU assumed until the engine says otherwise (trace, next-hop queries, tests). */
+const DEFAULT_LINK_MTU = 1500
 
 /**
  * What to do with one packet, and why. Owned by the caller and reused for every packet; `reset` clears
@@ -87,6 +89,8 @@ export class Verdict {
   /** ENCAP: the VSID number and FlowID of the GRE key. */
   declare greVsid: number
   declare flowId: number
+  /** MTU: the largest inner IP packet the underlay carries whole (the MTU a packet-too-big reports). */
+  declare mtu: number
 
   /** Set by the actions: the bytes to transmit. */
   declare outOff: number
@@ -127,6 +131,7 @@ export class Verdict {
     this.srcMacLo = 0
     this.greVsid = 0
     this.flowId = 0
+    this.mtu = 0
     this.outOff = off
     this.outEnd = end
   }
@@ -176,6 +181,14 @@ export class Pipeline {
   private readonly icmp4 = new Icmpv4View()
   private readonly icmp6 = new Icmpv6View()
   private readonly gre = new NvgreView()
+  /**
+   * The largest GRE packet (GRE header + inner frame) the underlay of each outer family carries whole:
+   * [0] for IPv4 PAs, [1] for IPv6 PAs (ports.ts Underlay.mtu). The engine sets them from its underlays;
+   * trace and next-hop queries keep the default, a 1500-byte physical link.
+   */
+  readonly underlayMtu = Int32Array.of(DEFAULT_LINK_MTU - Ipv4.HEADER_LEN, DEFAULT_LINK_MTU - Ipv6.HEADER_LEN)
+  /** Set by the engine while it decides a GSO super-frame: that is segmented to fit later, never refused. */
+  superFrame = false
 
   /**
    * A frame `buf[off, end)` from the port of table row `port` (NONE: a port the table does not name).
@@ -340,6 +353,8 @@ export class Pipeline {
     if (gateway !== NONE) return this.gateway4(t, v, gateway)
     const action = this.route4(t, vsid, dst, eth.dstHi, eth.dstLo, ip.ttl, v)
     if (action === Action.ENCAP) {
+      // Without DF it goes out anyway: the kernel fragments the outer packet and the peer's reassembles.
+      if (ip.dontFrag && !this.fits(t, v)) return this.tooBig(t, v)
       let sport = 0
       let dport = 0
       if ((ip.protocol === IpProto.TCP || ip.protocol === IpProto.UDP) && !ip.isFragment && v.l3End - v.l4Off >= L4_PORTS_LEN) {
@@ -374,6 +389,8 @@ export class Pipeline {
     if (gateway !== NONE) return this.gateway6(t, v, gateway)
     const action = this.route6(t, vsid, buf, dstOff, eth.dstHi, eth.dstLo, ip.hopLimit, v)
     if (action === Action.ENCAP) {
+      // IPv6 is never fragmented on the way (RFC 8200 §5): the sender learns the MTU instead.
+      if (!this.fits(t, v)) return this.tooBig(t, v)
       let sport = 0
       let dport = 0
       if ((ip.protocol === IpProto.TCP || ip.protocol === IpProto.UDP) && !ip.isFragment && v.l3End - v.l4Off >= L4_PORTS_LEN) {
@@ -546,6 +563,31 @@ export class Pipeline {
     v.stage = Stage.ENCAP
     v.action = Action.ENCAP
     return Action.ENCAP
+  }
+
+  /**
+   * MTU: whether the frame, with the NVGRE header in front, fits the underlay of v.pa's family; sets
+   * v.mtu, the inner IP MTU that leaves (underlay MTU - GRE - inner Ethernet: 1458 on a 1500-byte IPv4
+   * link, reference/hnv.md §4).
+   */
+  private fits(t: ForwardingTable, v: Verdict): boolean {
+    const limit = this.underlayMtu[t.pas.family[v.pa] === 6 ? 1 : 0]
+    v.mtu = limit - NVGRE_HEADER_LEN - Eth.HEADER_LEN
+    return this.superFrame || v.frameEnd - v.frameOff + NVGRE_HEADER_LEN <= limit
+  }
+
+  /**
+   * MTU: too big and not to be fragmented (IPv4 with DF, any IPv6): fragmentation-needed / packet-too-big
+   * with v.mtu goes back from the ingress subnet's gateway (RFC 1191 §4, RFC 4443 §3.2); the packet is
+   * dropped (too-big). No gateway of that family: dropped alone.
+   */
+  private tooBig(t: ForwardingTable, v: Verdict): number {
+    v.stage = Stage.MTU
+    v.reason = DropReason.TOO_BIG
+    const gateway = v.family === 4 ? t.vsids.gateway4[v.vsid] : t.vsids.gateway6[v.vsid]
+    if (gateway === NONE) return drop(v, DropReason.TOO_BIG)
+    v.gateway = gateway
+    return this.replyTo(v, Reply.PACKET_TOO_BIG, this.eth.srcHi, this.eth.srcLo, t.gateways.macHi[gateway], t.gateways.macLo[gateway])
   }
 
   /** ROUTE: an expiring TTL / hop limit; time exceeded goes back from the ingress subnet's gateway. */

@@ -14,6 +14,7 @@ const STAGE_SPEC = {
   ENCAP: ['encap', 'NVGRE to the PA of the destination record'],
   DECAP_CHECK: ['decap-check', 'NVGRE from the underlay: local PA, GRE flags, VSID, port, source CA and PA'],
   TRANSMIT: ['transmit', 'handing the batch to a port or an underlay'],
+  MTU: ['mtu', 'the encapsulated packet must fit the underlay MTU (DF IPv4 and all IPv6: fragmentation-needed / packet-too-big)'],
 } as const
 
 const DROP_SPEC = {
@@ -55,6 +56,7 @@ const DROP_SPEC = {
   ARP_IN_NVGRE: ['arp-in-nvgre', 'ARP inside NVGRE (answered locally on each host; dropped for now)'],
   UNKNOWN_SOURCE_CA: ['unknown-source-ca', 'the inner source CA has no lookup record in the routing domain'],
   SOURCE_PA_MISMATCH: ['source-pa-mismatch', "the outer source is not the PA of the inner source's record"],
+  TOO_BIG: ['too-big', 'too big for the underlay MTU after encapsulation, DF set or IPv6 (fragmentation-needed / packet-too-big sent)'],
 } as const
 
 /** What happens to a frame whose reply the host writes itself. */
@@ -64,6 +66,7 @@ const REPLY_SPEC = {
   NEIGHBOR_ADVERT: ['neighbor-advert', 'neighbor advertisement from a lookup record or the gateway'],
   ECHO: ['echo-reply', 'echo reply from the gateway address'],
   TIME_EXCEEDED: ['time-exceeded', 'ICMP / ICMPv6 time exceeded from the gateway address'],
+  PACKET_TOO_BIG: ['packet-too-big', 'ICMP fragmentation-needed / ICMPv6 packet-too-big with the MTU, from the gateway address'],
 } as const
 
 type Spec = Readonly<Record<string, readonly [string, string]>>
