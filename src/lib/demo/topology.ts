@@ -60,6 +60,8 @@ export interface TopologySpec {
   vms: VmSpec[]
   /** Which family of provider addresses the lookup records name (the underlay); default 4. */
   paFamily?: 4 | 6
+  /** The engines' TAP MTU (`hnv engine start --tap-mtu`); default: the physical MTU minus the overhead. */
+  tapMtu?: number
 }
 
 /** reference/hnv.md §6 with PAs from 198.51.100.0/24. */
@@ -222,7 +224,8 @@ export class Topology {
       progress?.(`${host.spec.name}: starting its engine (hnv engine start --store ${host.store} --detach, in namespace ${host.ns})`)
       host.starting = true
       // Not aborted midway: an engine half started would outlive the demo. The start takes a second.
-      const out = await run('ip', ['netns', 'exec', host.ns, process.execPath, BIN, 'engine', 'start', '--store', host.store, '--detach', '--log-file', host.log, '--json'])
+      const tapMtu = this.spec.tapMtu === undefined ? [] : ['--tap-mtu', String(this.spec.tapMtu)]
+      const out = await run('ip', ['netns', 'exec', host.ns, process.execPath, BIN, 'engine', 'start', '--store', host.store, '--detach', '--log-file', host.log, '--json', ...tapMtu])
       host.pid = (JSON.parse(out) as {Pid: number}).Pid
       writeFileSync(join(this.dir, 'topology.json'), JSON.stringify(this.record(), null, 2))
       signal?.throwIfAborted()
