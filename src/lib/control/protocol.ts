@@ -7,7 +7,7 @@
 import {createHash} from 'node:crypto'
 import {realpathSync} from 'node:fs'
 import {join, resolve} from 'node:path'
-import type {PortStatus, UnderlayStatus, VsidStatus} from '../engine/engine.js'
+import type {PortStatus, RecordStatus, UnderlayStatus, VsidStatus} from '../engine/engine.js'
 
 export const CONTROL_METHODS = ['status', 'stop'] as const
 export type ControlMethod = (typeof CONTROL_METHODS)[number]
@@ -100,4 +100,6 @@ export interface RuntimeStatus {
   drops: Record<string, number>
   /** Frames the engine answered itself (ARP, ND, echo, time exceeded). */
   replies: Record<string, number>
+  /** Packets and bytes per lookup record that traffic resolved to (records never used are left out). */
+  records: RecordStatus[]
 }

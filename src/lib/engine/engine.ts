@@ -22,9 +22,10 @@ import {
 import {ipv4ToString, ipv6ToString} from '../wire/address.js'
 import {pushNvgre, rewriteRouted, writeReply} from './actions.js'
 import {CounterTable, namedCounts, PORT_COUNTER_NAMES, PortCounter, VSID_COUNTER_NAMES, VsidCounter} from './counters.js'
-import {Action, Pipeline, Verdict} from './pipeline.js'
+import {Action, FloodKind, Pipeline, Verdict} from './pipeline.js'
+import {LearnQueue, takeDynamicHits, type LearnedRecord} from './learning.js'
 import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES} from './stages.js'
-import {NONE, PA_STRIDE, type ForwardingTable} from './table.js'
+import {NONE, PA_STRIDE, macText, type ForwardingTable} from './table.js'
 import {vnetIngress, writeVnetNone} from './vnet.js'
 
 export interface EngineOptions {
@@ -68,6 +69,16 @@ export interface VsidStatus {
   drops: number
 }
 
+/** Traffic that resolved to one lookup record (sent to its CA: delivered locally or encapsulated to its PA). */
+export interface RecordStatus {
+  CustomerAddress: string
+  VirtualSubnetID: number
+  MACAddress: string
+  ProviderAddress: string
+  packets: number
+  bytes: number
+}
+
 export interface EngineStatus {
   /** Revision of the table applied; null before the first load. */
   revision: number | null
@@ -79,6 +90,10 @@ export interface EngineStatus {
   drops: Record<string, number>
   /** Frames the engine answered itself, by kind (arp-reply, neighbor-advert, echo-reply, time-exceeded). */
   replies: Record<string, number>
+  /** Broadcast, multicast and L2Only ARP copied by source replication (FLOOD_COUNTER_NAMES). */
+  flood: Record<string, number>
+  /** Lookup records that traffic resolved to, with their counts (records never used are left out). */
+  records: RecordStatus[]
   underlays: UnderlayStatus[]
 }
 
@@ -197,6 +212,24 @@ interface Loaded {
   vsidRow: Int32Array
   /** Table PA row -> the underlay slot bound to that local PA (NONE: the family's default). */
   paUnderlay: Int32Array
+  /** Per table record: packets, bytes resolved to it (two columns; carried over a reload by VSID and CA). */
+  recordCounts: Float64Array
+  /** Table record row -> 1 once a packet used it (source or destination) since the last takeLearning(). */
+  hits: Uint8Array
+}
+
+/** Columns of the flood counters: frames flooded, the copies to ports and to PAs they made. */
+export const FloodCounter = {FRAMES: 0, PORT_COPIES: 1, UNDERLAY_COPIES: 2} as const
+export const FLOOD_COUNTER_NAMES: readonly string[] = ['frames', 'portCopies', 'underlayCopies']
+
+/** What the control path takes from the engine each learning tick (learning.ts). */
+export interface LearningHarvest {
+  /** Addresses L2Only VMs' ARP replies taught since the last harvest. */
+  learned: LearnedRecord[]
+  /** Dynamic records packets used since the last harvest (learning.ts recordKey). */
+  used: string[]
+  /** The table in force (its Dynamic records are the ones to age), or null before the first load. */
+  table: ForwardingTable | null
 }
 
 export class Engine {
@@ -218,6 +251,10 @@ export class Engine {
   private touchedCount = 0
   private readonly drops = new Float64Array(DROP_REASON_COUNT)
   private readonly replies = new Float64Array(REPLY_COUNT)
+  private readonly floods = new Float64Array(FLOOD_COUNTER_NAMES.length)
+  private readonly learnQueue = new LearnQueue()
+  /** Dynamic records used under tables swapped out since the last harvest. */
+  private usedBeforeSwap: string[] = []
   private readonly portCounters = new CounterTable(PORT_COUNTER_NAMES)
   private readonly vsidCounters = new CounterTable(VSID_COUNTER_NAMES)
   private closed = false
@@ -269,7 +306,8 @@ export class Engine {
       if (table.pas.local[p] !== 1) continue
       paUnderlay[p] = this.underlays.findIndex(({underlay}) => underlay.family === table.pas.family[p] && sameAddress(underlay.local, table.pas.bytes, p * PA_STRIDE))
     }
-    this.loaded = {table, portSlot, vsidRow, paUnderlay}
+    if (this.loaded !== null) this.usedBeforeSwap.push(...takeDynamicHits(this.loaded.table, this.loaded.hits))
+    this.loaded = {table, portSlot, vsidRow, paUnderlay, recordCounts: carryRecordCounts(this.loaded, table), hits: new Uint8Array(table.records.count)}
   }
 
   /** Starts a VM port; its frames are forwarded once the table names it (port.name = InterfaceName). */
@@ -357,6 +395,8 @@ export class Engine {
       vsids,
       drops: namedCounts(DROP_REASON_NAMES, this.drops),
       replies: namedCounts(REPLY_NAMES, this.replies),
+      flood: namedCounts(FLOOD_COUNTER_NAMES, this.floods),
+      records: this.loaded === null ? [] : recordStatus(this.loaded),
       underlays: this.underlays.map(({underlay}) => ({
         family: underlay.family,
         local: underlay.local === null ? null : addressText(underlay.local),
@@ -404,6 +444,8 @@ export class Engine {
       }
       this.pipeline.fromPort(loaded.table, tablePort, buf, base + vnetLen, end, v)
       this.countVsid(loaded, v.vsid, len)
+      if (v.srcRecord !== NONE) loaded.hits[v.srcRecord] = 1
+      if (v.dstRecord !== NONE) loaded.hits[v.dstRecord] = 1
       this.apply(loaded, v, buf, base - headroom, slot.index)
     }
     this.flush()
@@ -424,10 +466,16 @@ export class Engine {
       const end = base + batch.lengths[i]
       this.pipeline.fromUnderlay(t, family, buf, base, end, batch.addrs, i * ADDR_STRIDE, v)
       this.countVsid(loaded, v.vsid, end - v.outOff)
+      if (v.srcRecord !== NONE) loaded.hits[v.srcRecord] = 1
+      if (v.action === Action.FLOOD) {
+        this.floodToPorts(loaded, v, buf, base - batch.headroom, NONE)
+        continue
+      }
       if (v.action !== Action.DELIVER) {
         this.drop(loaded, v.reason, NONE, v.vsid)
         continue
       }
+      if (v.learn) this.learnQueue.push(t, t.vsids.value[v.vsid], v.learnCa, v.learnMacHi, v.learnMacLo, v.learnPa)
       const out = loaded.portSlot[v.outPort]
       if (out === NONE) this.drop(loaded, DropReason.PORT_NOT_ATTACHED, NONE, v.vsid)
       else this.toPort(loaded, out, buf, v.outOff, end, base - batch.headroom, v.vsid)
@@ -442,14 +490,19 @@ export class Engine {
         const out = loaded.portSlot[v.outPort]
         if (out === NONE) return this.drop(loaded, DropReason.PORT_NOT_ATTACHED, inSlot, v.vsid)
         if (v.routed) rewriteRouted(buf, v)
+        this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)
+        if (v.learn) this.learnQueue.push(loaded.table, loaded.table.vsids.value[v.vsid], v.learnCa, v.learnMacHi, v.learnMacLo, v.learnPa)
         return this.toPort(loaded, out, buf, v.frameOff, v.frameEnd, floor, v.vsid)
       }
+      case Action.FLOOD:
+        return this.floodFromPort(loaded, v, buf, floor, inSlot)
       case Action.ENCAP: {
         const u = this.underlayFor(loaded, v)
         if (u === NONE) return this.drop(loaded, DropReason.NO_UNDERLAY, inSlot, v.vsid)
         if (v.routed) rewriteRouted(buf, v)
         const start = pushNvgre(buf, v, floor)
         if (start < 0) return this.drop(loaded, DropReason.NO_HEADROOM, inSlot, v.vsid)
+        this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)
         return this.toUnderlay(u, buf, start, v.frameEnd, loaded.table, v.pa)
       }
       case Action.REPLY: {
@@ -463,6 +516,56 @@ export class Engine {
       default:
         return this.drop(loaded, v.reason, inSlot, v.vsid)
     }
+  }
+
+  /**
+   * FLOOD from a port: a copy to each other local port of the kind's list, then the frame encapsulated
+   * once and sent to each PA of the list (source replication: the same bytes, one destination each).
+   */
+  private floodFromPort(loaded: Loaded, v: Verdict, buf: Buffer, floor: number, inSlot: number): void {
+    const vnet = this.floodToPorts(loaded, v, buf, floor, inSlot)
+    const f = loaded.table.flood
+    const l2 = v.flood === FloodKind.L2_ONLY
+    const start = l2 ? f.l2PaStart : f.paStart
+    const pas = l2 ? f.l2Pas : f.pas
+    const first = start[v.vsid]
+    const last = start[v.vsid + 1]
+    if (first === last) return
+    // The ports' virtio headers sit where the GRE header goes: send those copies before writing it.
+    if (vnet) this.flush()
+    const at = pushNvgre(buf, v, floor)
+    if (at < 0) return this.drop(loaded, DropReason.NO_HEADROOM, inSlot, v.vsid)
+    for (let i = first; i < last; i++) {
+      v.pa = pas[i]
+      const u = this.underlayFor(loaded, v)
+      if (u === NONE) {
+        this.drop(loaded, DropReason.NO_UNDERLAY, inSlot, v.vsid)
+        continue
+      }
+      this.toUnderlay(u, buf, at, v.frameEnd, loaded.table, v.pa)
+      this.floods[FloodCounter.UNDERLAY_COPIES]++
+    }
+  }
+
+  /**
+   * FLOOD's local copies: the frame to each port of the kind's list but the ingress one (`inSlot`, NONE
+   * from the underlay). Returns whether any of them has a virtio header.
+   */
+  private floodToPorts(loaded: Loaded, v: Verdict, buf: Buffer, floor: number, inSlot: number): boolean {
+    const f = loaded.table.flood
+    const l2 = v.flood === FloodKind.L2_ONLY
+    const start = l2 ? f.l2PortStart : f.portStart
+    const ports = l2 ? f.l2Ports : f.ports
+    this.floods[FloodCounter.FRAMES]++
+    let vnet = false
+    for (let i = start[v.vsid]; i < start[v.vsid + 1]; i++) {
+      const out = loaded.portSlot[ports[i]]
+      if (out === NONE || out === inSlot) continue
+      this.toPort(loaded, out, buf, v.frameOff, v.frameEnd, floor, v.vsid)
+      this.floods[FloodCounter.PORT_COPIES]++
+      if (this.slots[out].vnetLen !== 0) vnet = true
+    }
+    return vnet
   }
 
   /** Queues `buf[off, end)` for port slot `out` (behind a zero virtio header when the port has one). */
@@ -547,6 +650,13 @@ export class Engine {
     if (vsid !== NONE && loaded !== null) this.vsidCounters.values[loaded.vsidRow[vsid] * this.vsidCounters.width + VsidCounter.DROPS]++
   }
 
+  private countRecord(loaded: Loaded, record: number, bytes: number): void {
+    if (record === NONE) return
+    const counts = loaded.recordCounts
+    counts[record * 2]++
+    counts[record * 2 + 1] += bytes
+  }
+
   private countVsid(loaded: Loaded, vsid: number, bytes: number): void {
     if (vsid === NONE) return
     const at = loaded.vsidRow[vsid] * this.vsidCounters.width
@@ -556,6 +666,15 @@ export class Engine {
   }
 
   // ---- control path ----
+
+  /** What learning.ts's tick needs: the learned addresses and the Dynamic records used, since last time. */
+  takeLearning(): LearningHarvest {
+    const loaded = this.loaded
+    const used = this.usedBeforeSwap
+    this.usedBeforeSwap = []
+    if (loaded !== null) used.push(...takeDynamicHits(loaded.table, loaded.hits))
+    return {learned: this.learnQueue.drain(), used, table: loaded?.table ?? null}
+  }
 
   private vsidCounterRow(vsid: number): number {
     let row = this.vsidRows.get(vsid)
@@ -580,6 +699,45 @@ export class Engine {
       this.touched = grown
     }
   }
+}
+
+/** The record counters of a new table, keeping the counts of records the previous table had (same VSID and CA). */
+function carryRecordCounts(previous: Loaded | null, table: ForwardingTable): Float64Array {
+  const counts = new Float64Array(table.records.count * 2)
+  if (previous === null) return counts
+  const old = previous.table.records
+  const before = new Map<string, number>()
+  for (let r = 0; r < old.count; r++) {
+    if (previous.recordCounts[r * 2] > 0) before.set(previous.table.vsids.value[old.vsid[r]] + ' ' + old.caText[r], r)
+  }
+  if (before.size === 0) return counts
+  const records = table.records
+  for (let r = 0; r < records.count; r++) {
+    const was = before.get(table.vsids.value[records.vsid[r]] + ' ' + records.caText[r])
+    if (was === undefined) continue
+    counts[r * 2] = previous.recordCounts[was * 2]
+    counts[r * 2 + 1] = previous.recordCounts[was * 2 + 1]
+  }
+  return counts
+}
+
+function recordStatus(loaded: Loaded): RecordStatus[] {
+  const t = loaded.table
+  const records = t.records
+  const out: RecordStatus[] = []
+  for (let r = 0; r < records.count; r++) {
+    const packets = loaded.recordCounts[r * 2]
+    if (packets === 0) continue
+    out.push({
+      CustomerAddress: records.caText[r],
+      VirtualSubnetID: t.vsids.value[records.vsid[r]],
+      MACAddress: macText(records.macHi[r], records.macLo[r]),
+      ProviderAddress: t.pas.text[records.pa[r]],
+      packets,
+      bytes: loaded.recordCounts[r * 2 + 1],
+    })
+  }
+  return out
 }
 
 function sameAddress(local: Uint8Array | null, bytes: Uint8Array, at: number): boolean {

@@ -151,6 +151,19 @@ describe('trace, next hop and the engine agree', () => {
   })
 })
 
+describe('counters per lookup record', () => {
+  it('count what resolved to each record, and survive a reload', () => {
+    runEngines(tables[1], {vmName: 'Blue1', destination: '10.0.1.9'})
+    const [h1, h2] = running!.engines
+    const probeLen = 14 + 20 + 8 + 16
+    expect(h1.status().records).toEqual([{CustomerAddress: '10.0.1.9', VirtualSubnetID: 5002, MACAddress: '060600010009', ProviderAddress: HOST2_PA, packets: 1, bytes: probeLen}])
+    // The receiving host delivers by MAC: nothing resolved there.
+    expect(h2.status().records).toEqual([])
+    h1.load(compile(policy(1), 2))
+    expect(h1.status().records[0]).toMatchObject({CustomerAddress: '10.0.1.9', packets: 1})
+  })
+})
+
 describe('Select-NetVirtualizationNextHop', () => {
   it('fills SourceMACAddress from the source record, and names what is missing', () => {
     expect(selectNextHop(tables[1], '10.0.0.5', '10.0.0.7', 5001)).toEqual({

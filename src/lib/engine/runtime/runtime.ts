@@ -165,6 +165,7 @@ export class EngineRuntime {
       vsids: core.vsids,
       drops: core.drops,
       replies: core.replies,
+      records: core.records,
     }
   }
 
