@@ -22,6 +22,8 @@ export interface DetachOptions {
   socket: string
   pollMs: number
   tapMtu?: number
+  /** HOST:PORT of the Prometheus endpoint, as given. */
+  metrics?: string
   /** Default: the socket's path with .log for .sock. */
   logFile?: string
 }
@@ -31,6 +33,7 @@ export async function startEngineDetached(options: DetachOptions): Promise<{pid:
   const logFile = options.logFile ?? options.socket.replace(/\.sock$/, '') + '.log'
   const args = ['engine', 'start', '--store', options.store, '--socket', options.socket, '--poll-interval', String(options.pollMs)]
   if (options.tapMtu !== undefined) args.push('--tap-mtu', String(options.tapMtu))
+  if (options.metrics !== undefined) args.push('--metrics', options.metrics)
   const {pid} = await startDetached(args, logFile)
   return {pid, logFile}
 }

@@ -9,6 +9,7 @@
 import {defaultStorePath, type PolicyStore} from '../../policy/store.js'
 import {parseMac} from '../../net/mac.js'
 import {ControlServer} from '../../control/server.js'
+import {MetricsServer, type MetricsAddress} from '../../control/metrics.js'
 import {engineAnswers} from '../../control/client.js'
 import {EngineError} from '../../control/errors.js'
 import type {ApplyTiming, ControlMethod, RuntimeError, RuntimeStatus} from '../../control/protocol.js'
@@ -28,6 +29,8 @@ export interface RuntimeOptions {
   pollMs?: number
   /** The TAPs' MTU; default: the smallest physical MTU of the provider addresses minus NVGRE's overhead. */
   tapMtu?: number
+  /** Serve Prometheus metrics at http://HOST:PORT/metrics. */
+  metrics?: MetricsAddress
   /** Where the runtime's log lines go (the command passes the output kit's stderr writer). */
   log?: (line: string) => void
 }
@@ -57,6 +60,7 @@ export class EngineRuntime {
   private stopping: Promise<void> | undefined
   private closing = false
   private server: ControlServer | undefined
+  private metrics: MetricsServer | undefined
   private resolveStopped!: () => void
   /** Settles once the runtime has stopped (by `stop`, the control socket, or a signal). */
   readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve))
@@ -116,7 +120,9 @@ export class EngineRuntime {
       timing.swapMs = performance.now() - t3
       timing.appliedAt = Date.now()
       runtime.server = await ControlServer.listen(socketPath, (method) => runtime!.handle(method))
+      if (options.metrics) runtime.metrics = await MetricsServer.listen(options.metrics, () => runtime!.status())
     } catch (error) {
+      runtime?.server?.close()
       if (runtime) runtime.closeDataPlane()
       else {
         engine?.close()
@@ -128,7 +134,8 @@ export class EngineRuntime {
     runtime.log(
       `engine started (pid ${process.pid}): store ${store.path} revision ${table.revision}, ` +
         `${locals.length} provider address${locals.length === 1 ? '' : 'es'} (${locals.map((l) => `${l.address} on ${l.interfaceName}`).join(', ') || 'none'}), ` +
-        `${runtime.ports.size} TAP${runtime.ports.size === 1 ? '' : 's'} (MTU ${runtime.tapMtu}), control socket ${socketPath}`,
+        `${runtime.ports.size} TAP${runtime.ports.size === 1 ? '' : 's'} (MTU ${runtime.tapMtu}), control socket ${socketPath}` +
+        (runtime.metrics ? `, metrics http://${runtime.metrics.address.host.includes(':') ? `[${runtime.metrics.address.host}]` : runtime.metrics.address.host}:${runtime.metrics.address.port}/metrics` : ''),
     )
     if (locals.length === 0) runtime.log('no provider address in the store: nothing can be sent to or received from other hosts')
     return runtime
@@ -175,6 +182,7 @@ export class EngineRuntime {
       this.closing = true
       clearInterval(this.timer)
       this.server?.close()
+      this.metrics?.close()
       this.closeDataPlane()
       this.log(`engine stopped (pid ${process.pid})`)
       this.resolveStopped()
