@@ -27,6 +27,7 @@ import {LearnQueue, takeDynamicHits, type LearnedRecord} from './learning.js'
 import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES} from './stages.js'
 import {NONE, PA_STRIDE, macText, type ForwardingTable} from './table.js'
 import {vnetIngress, writeVnetNone} from './vnet.js'
+import type {EngineTap, TapHost} from './tap.js'
 
 export interface EngineOptions {
   /** One per local PA family/address the runtime opened; may be empty. */
@@ -187,6 +188,8 @@ class UnderlayTx extends TxBatch implements UnderlayTxBatch {
 }
 
 const EMPTY = Buffer.alloc(0)
+/** Room in front of an injected frame: NVGRE and the replies the engine writes fit in it. */
+const INJECT_HEADROOM = 128
 
 interface PortSlot {
   index: number
@@ -232,7 +235,9 @@ export interface LearningHarvest {
   table: ForwardingTable | null
 }
 
-export class Engine {
+export class Engine implements TapHost {
+  /** Capture and live trace (tap.ts): null unless armed, looked at once per batch. */
+  tap: EngineTap | null = null
   private loaded: Loaded | null = null
   private readonly pipeline = new Pipeline()
   private readonly verdict = new Verdict()
@@ -425,6 +430,7 @@ export class Engine {
     const tablePort = loaded === null ? NONE : slot.tablePort
     const pc = this.portCounters.values
     const row = slot.index * this.portCounters.width
+    if (this.tap !== null && slot.port !== null) this.tap.portIn(this, slot.port.name, tablePort, batch, vnetLen)
     for (let i = 0; i < batch.count; i++) {
       const base = batch.offsets[i]
       const len = batch.lengths[i]
@@ -461,6 +467,7 @@ export class Engine {
     const v = this.verdict
     const buf = batch.buffer
     const family = slot.underlay.family
+    if (this.tap !== null) this.tap.underlayIn(this, family, batch)
     for (let i = 0; i < batch.count; i++) {
       const base = batch.offsets[i]
       const end = base + batch.lengths[i]
@@ -625,6 +632,7 @@ export class Engine {
         this.drops[DropReason.TX_DROPPED] += n
         continue
       }
+      if (this.tap !== null) this.tap.portOut(this, slot.port.name, slot.tablePort, tx, n, slot.vnetLen)
       const sent = slot.port.send(tx, 0, n)
       let bytes = 0
       for (let k = 0; k < sent; k++) bytes += tx.lengths[k]
@@ -639,6 +647,7 @@ export class Engine {
       if (n === 0) continue
       tx.group()
       tx.count = 0
+      if (this.tap !== null) this.tap.underlayOut(this, underlay.family, underlay.local, tx, n)
       const sent = underlay.send(tx, 0, n)
       if (sent < n) this.drops[DropReason.TX_DROPPED] += n - sent
     }
@@ -666,6 +675,37 @@ export class Engine {
   }
 
   // ---- control path ----
+
+  /** The table in force (TapHost). */
+  table(): ForwardingTable | null {
+    return this.loaded?.table ?? null
+  }
+
+  /** The engine's own pipeline, for a tap's copy of a frame about to be processed (TapHost). */
+  decidePort(port: number, buf: Buffer, off: number, end: number, v: Verdict): void {
+    if (this.loaded !== null) this.pipeline.fromPort(this.loaded.table, port, buf, off, end, v)
+  }
+
+  decideUnderlay(family: number, buf: Buffer, off: number, end: number, addrs: Uint8Array, addrOff: number, v: Verdict): void {
+    if (this.loaded !== null) this.pipeline.fromUnderlay(this.loaded.table, family, buf, off, end, addrs, addrOff, v)
+  }
+
+  /**
+   * Processes `frame` as if the port named `name` had just read it (live trace's probe): the same path,
+   * counters included. False when no such port is attached.
+   */
+  inject(name: string, frame: Uint8Array): boolean {
+    const slot = this.slotByName.get(name)
+    if (slot === undefined || slot.port === null) return false
+    const headroom = INJECT_HEADROOM
+    const buffer = Buffer.alloc(headroom + slot.vnetLen + frame.length)
+    if (slot.vnetLen !== 0) writeVnetNone(buffer, headroom, slot.vnetLen)
+    buffer.set(frame, headroom + slot.vnetLen)
+    const batch: RxBatch = {buffer, offsets: Uint32Array.of(headroom), lengths: Uint32Array.of(slot.vnetLen + frame.length), count: 1, headroom}
+    this.growCapacity(1)
+    this.portBatch(slot, batch)
+    return true
+  }
 
   /** What learning.ts's tick needs: the learned addresses and the Dynamic records used, since last time. */
   takeLearning(): LearningHarvest {

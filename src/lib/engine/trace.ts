@@ -147,8 +147,8 @@ function neighborFor(t: ForwardingTable, port: number, source: string, destinati
   return destination
 }
 
-function frameBuffer(): {buf: Buffer; off: number} {
-  return {buf: Buffer.alloc(DEFAULT_HEADROOM + FRAME_ROOM + PROBE_PAYLOAD.length), off: DEFAULT_HEADROOM}
+function frameBuffer(payload = 0): {buf: Buffer; off: number} {
+  return {buf: Buffer.alloc(DEFAULT_HEADROOM + FRAME_ROOM + payload), off: DEFAULT_HEADROOM}
 }
 
 /** ARP request / neighbor solicitation from the adapter for `target`. */
@@ -177,12 +177,21 @@ export function buildNeighborProbe(t: ForwardingTable, port: number, source: str
 }
 
 /** The probe itself: echo request, TCP SYN or UDP datagram from the adapter to `dstMac`. */
-export function buildProbe(t: ForwardingTable, port: number, source: string, destination: string, dstMac: string, protocol: TraceProtocol, dport: number | undefined, ttl: number): Probe {
-  const {buf, off} = frameBuffer()
+export function buildProbe(
+  t: ForwardingTable,
+  port: number,
+  source: string,
+  destination: string,
+  dstMac: string,
+  protocol: TraceProtocol,
+  dport: number | undefined,
+  ttl: number,
+  data: Buffer = PROBE_PAYLOAD,
+): Probe {
+  const {buf, off} = frameBuffer(data.length)
   const srcMac = macToColon(t.ports.macText[port])
   const family = parseIp(source).family
   if (parseIp(destination).family !== family) throw new PolicyError(`the source ${source} and the destination ${destination} are of different address families`)
-  const data = PROBE_PAYLOAD
   const ip = off + emitEthernet({dst: dstMac, src: srcMac, etherType: family === 4 ? EtherType.IPV4 : EtherType.IPV6}, buf, off)
   const ipLen = family === 4 ? 20 : 40
   const l4 = ip + ipLen
@@ -208,38 +217,45 @@ export function buildProbe(t: ForwardingTable, port: number, source: string, des
   return {buf, off, end: l4 + l4Len, port, source, destination, ttl}
 }
 
+/** The VM's side of a trace: its ARP / ND for the next hop (a hop), then the probe, or the trace so far when unanswered. */
+export interface PreparedProbe {
+  neighborHop: Hop
+  probe: Probe | null
+  /** The first line of the trace. */
+  packet: string
+  /** The adapter's TAP. */
+  portName: string
+}
+
+/** Resolves the source, asks the pipeline for the next hop's MAC as the VM would, and builds the probe. */
+export function prepareProbe(host: TraceHost, request: TraceRequest, payload: Buffer = PROBE_PAYLOAD, pipeline = new Pipeline()): PreparedProbe {
+  const t = host.table
+  const {port, source} = findSourcePort(t, request)
+  const destination = canonical(request.destination, '-Destination')
+  const protocol = request.protocol ?? 'icmp'
+  if (parseIp(source).family !== parseIp(destination).family) throw new PolicyError(`the source ${source} and the destination ${destination} are of different address families`)
+  const v = new Verdict()
+  const neighbor = neighborFor(t, port, source, destination)
+  const ask = buildNeighborProbe(t, port, source, neighbor)
+  pipeline.fromPort(t, port, ask.buf, ask.off, ask.end, v)
+  const neighborHop: Hop = {host: host.name, table: t, direction: 'from-port', packet: describeFrame(ask.buf, ask.off, ask.end), source, destination: null, ttl: null, neighbor, verdict: recordVerdict(v)}
+  if (v.action !== Action.REPLY) {
+    return {neighborHop, probe: null, packet: `${protocol} ${source} -> ${destination} from ${vmLabel(t, port)}: the VM cannot resolve ${neighbor}`, portName: t.ports.name[port]}
+  }
+  const dstMac = macToColon(macText(v.srcMacHi, v.srcMacLo))
+  const probe = buildProbe(t, port, source, destination, dstMac, protocol, request.port, request.ttl ?? DEFAULT_TTL, payload)
+  return {neighborHop, probe, packet: `${describeFrame(probe.buf, probe.off, probe.end)}, from ${vmLabel(t, port)}`, portName: t.ports.name[port]}
+}
+
 /**
  * Simulates the trace over `hosts` (the first is the source's host). Returns the steps; ENCAP to a PA
  * none of the hosts owns ends the trace there, saying so.
  */
 export function simulateTrace(hosts: readonly TraceHost[], request: TraceRequest): Trace {
-  const first = hosts[0]
-  const t = first.table
-  const {port, source} = findSourcePort(t, request)
-  const destination = canonical(request.destination, '-Destination')
-  const protocol = request.protocol ?? 'icmp'
-  if (parseIp(source).family !== parseIp(destination).family) throw new PolicyError(`the source ${source} and the destination ${destination} are of different address families`)
   const pipeline = new Pipeline()
-  const v = new Verdict()
-  const hops: Hop[] = []
-
-  // The VM resolves the MAC to send to.
-  const neighbor = neighborFor(t, port, source, destination)
-  const ask = buildNeighborProbe(t, port, source, neighbor)
-  pipeline.fromPort(t, port, ask.buf, ask.off, ask.end, v)
-  let dstMac: string
-  if (v.action === Action.REPLY) {
-    dstMac = macToColon(macText(v.srcMacHi, v.srcMacLo))
-    hops.push({host: first.name, table: t, direction: 'from-port', packet: describeFrame(ask.buf, ask.off, ask.end), source, destination: null, ttl: null, neighbor, verdict: recordVerdict(v)})
-  } else {
-    hops.push({host: first.name, table: t, direction: 'from-port', packet: describeFrame(ask.buf, ask.off, ask.end), source, destination: null, ttl: null, neighbor, verdict: recordVerdict(v)})
-    const header = `${protocol} ${source} -> ${destination} from ${vmLabel(t, port)}: the VM cannot resolve ${neighbor}`
-    return explainTrace('simulated', header, hops)
-  }
-
-  const probe = buildProbe(t, port, source, destination, dstMac, protocol, request.port, request.ttl ?? DEFAULT_TTL)
-  const packet = `${describeFrame(probe.buf, probe.off, probe.end)}, from ${vmLabel(t, port)}`
-  return followProbe(hosts, probe, pipeline, v, hops, packet)
+  const prepared = prepareProbe(hosts[0], request, PROBE_PAYLOAD, pipeline)
+  if (prepared.probe === null) return explainTrace('simulated', prepared.packet, [prepared.neighborHop])
+  return followProbe(hosts, prepared.probe, pipeline, new Verdict(), [prepared.neighborHop], prepared.packet)
 }
 
 function vmLabel(t: ForwardingTable, port: number): string {
