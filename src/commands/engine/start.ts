@@ -19,6 +19,7 @@ export default class EngineStart extends PolicyCommand {
     socket: Flags.string({description: 'Control socket (default /run/hnv/engine.sock for the default store, else one derived from the store path)'}),
     'log-file': Flags.string({description: 'With --detach: the file the engine logs to (default: the socket path with .log)'}),
     'poll-interval': Flags.integer({min: 1, max: 10_000, default: DEFAULT_POLL_MS, description: 'Milliseconds between two reads of the store revision'}),
+    'dynamic-age': Flags.integer({min: 1, max: 86_400, description: 'Seconds an unused Dynamic lookup record (learned from an L2Only VM\'s ARP reply) stays before it is removed (default 300)'}),
     metrics: Flags.string({description: 'Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464): per-VSID and per-port packets, bytes and drops, drops by reason, per lookup record, io'}),
     'tap-mtu': Flags.integer({min: 576, max: 65_535, description: 'MTU of the TAPs (default: the physical MTU minus 42 over IPv4 provider addresses, 62 over IPv6)'}),
   }
@@ -30,7 +31,7 @@ export default class EngineStart extends PolicyCommand {
     const storePath = resolve(store.path)
     const socket = flags.socket ?? controlSocketPath(storePath)
     if (flags.detach) {
-      const {pid, logFile} = await startEngineDetached({store: storePath, socket, pollMs: flags['poll-interval'], tapMtu: flags['tap-mtu'], logFile: flags['log-file'], metrics: flags.metrics})
+      const {pid, logFile} = await startEngineDetached({store: storePath, socket, pollMs: flags['poll-interval'], tapMtu: flags['tap-mtu'], logFile: flags['log-file'], metrics: flags.metrics, dynamicAge: flags['dynamic-age']})
       return {rows: [{Pid: pid, Store: storePath, Socket: socket, Log: logFile}], columns: ['Pid', 'Store', 'Socket', 'Log'], single: true}
     }
     const runtime = await EngineRuntime.start({
@@ -39,6 +40,7 @@ export default class EngineStart extends PolicyCommand {
       pollMs: flags['poll-interval'],
       tapMtu: flags['tap-mtu'],
       metrics,
+      dynamicAgeSeconds: flags['dynamic-age'],
       log: (line) => writeNote(`${new Date().toISOString()} ${line}`),
     })
     stopOnSignals(runtime)

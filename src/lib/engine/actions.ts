@@ -25,6 +25,7 @@ import {IpProto} from '../wire/ip.js'
 import {Ipv4, writeIpv4Header} from '../wire/ipv4.js'
 import {IPV6_MIN_MTU, Ipv6, writeIpv6Fixed} from '../wire/ipv6.js'
 import {NVGRE_HEADER_LEN, writeNvgreHeader} from '../wire/nvgre.js'
+import {writeDhcpReply} from './dhcp-responder.js'
 import type {Verdict} from './pipeline.js'
 import {Reply} from './stages.js'
 import {NONE, type ForwardingTable} from './table.js'
@@ -82,6 +83,8 @@ export function writeReply(t: ForwardingTable, v: Verdict, buf: Buffer, floor: n
       return neighborAdvert(buf, v, floor)
     case Reply.ECHO:
       return v.family === 4 ? echoReply4(buf, v) : echoReply6(buf, v)
+    case Reply.DHCP:
+      return writeDhcpReply(t, v, buf, floor)
     case Reply.TIME_EXCEEDED:
       return v.family === 4
         ? icmpError4(t, buf, v, floor, ICMPV4_TIME_EXCEEDED, ICMPV4_EXCEEDED_TTL, 0)

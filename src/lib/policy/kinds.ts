@@ -234,6 +234,7 @@ export const vmNetworkAdapter: KindSpec = {
     prop('VirtualSubnetId', 'virtual_subnet_id', {kind: 'uint', min: 0, max: VSID_MAX}, `Virtual subnet of the port: ${VSID_MIN}..${VSID_MAX}, or 0 for not virtualized`, {settable: true, default: 0}),
     prop('SwitchName', 'switch_name', {kind: 'string'}, 'Name of the virtual switch', {settable: true}),
     prop('InterfaceName', 'interface_name', {kind: 'string'}, 'The Linux TAP interface the engine creates for the adapter (default hnv-<vm name>)', {settable: true, allocated: true}),
+    prop('Dhcp', 'dhcp', {kind: 'bool'}, "The engine answers the adapter's DHCP with its lookup record's CA, the subnet's prefix and the .1 gateway", {settable: true, default: false, switch: true}),
   ],
   complete(object, _given, ctx) {
     if (object.MacAddress === null) object.MacAddress = allocateMac(ctx)

@@ -87,6 +87,8 @@ const MIGRATIONS: readonly string[] = [
      row_id INTEGER NOT NULL,
      PRIMARY KEY (revision, table_name, row_id)
    ) WITHOUT ROWID;`,
+  // issue 5 (learning): VM network adapters the engine's DHCP responder serves (Set-VMNetworkAdapter -Dhcp).
+  `ALTER TABLE vm_network_adapters ADD COLUMN dhcp INTEGER NOT NULL DEFAULT 0;`,
 ]
 
 /** Revisions the change log keeps: an engine further behind than this reloads everything. */
