@@ -9,6 +9,8 @@ import {loadForwardingTable} from '../lib/engine/policy-source.js'
 import {TRACE_PROTOCOLS, simulateTrace, type TraceHost, type TraceRequest} from '../lib/engine/trace.js'
 import type {ForwardingTable} from '../lib/engine/table.js'
 import {PolicyStore} from '../lib/policy/store.js'
+import {liveTrace} from '../lib/control/live-trace.js'
+import {controlSocketPath} from '../lib/control/protocol.js'
 
 export default class TraceCommand extends PolicyCommand {
   static override summary = 'Explain the path of a packet: adapter, lookup records, customer route, PA, rewrite, delivery, or the rule that drops it and the policy that would let it through'
@@ -28,7 +30,9 @@ export default class TraceCommand extends PolicyCommand {
     protocol: Flags.option({options: TRACE_PROTOCOLS, default: 'icmp' as const, description: 'What to send: ICMP echo request, TCP SYN or UDP datagram'})(),
     port: Flags.integer({min: 1, max: 65_535, description: 'Destination port for tcp (default 80) and udp (default 53)'}),
     ttl: Flags.integer({min: 1, max: 255, default: 64, description: 'TTL / hop limit of the packet'}),
-    'peer-store': Flags.string({multiple: true, description: 'Store of another host, to follow the packet there after NVGRE (repeatable)'}),
+    'peer-store': Flags.string({multiple: true, description: 'Store of another host, to follow the packet there after NVGRE (repeatable); with --live, its engine is asked too'}),
+    live: Flags.boolean({description: "Inject a marked packet into the running engine(s) and report what they did (the stores' engines must run)"}),
+    socket: Flags.string({description: 'With --live: control socket of the source engine (default: the one of the store)'}),
   }
 
   async execute(flags: AnyFlags): Promise<void> {
@@ -45,7 +49,13 @@ export default class TraceCommand extends PolicyCommand {
       }
       const [vmName, adapter] = flags.vm === undefined ? [undefined, undefined] : splitVm(flags.vm)
       const request: TraceRequest = {vmName, adapter, vsid: flags.vsid, source: flags.source, destination: flags.destination, protocol: flags.protocol, port: flags.port, ttl: flags.ttl}
-      const trace: Trace = simulateTrace(hosts, request)
+      const trace: Trace = flags.live
+        ? await liveTrace(
+            {socket: flags.socket ?? controlSocketPath(store.path), context: `for store ${store.path}`},
+            peers.map((p) => ({socket: controlSocketPath(p.path), context: `for store ${p.path}`})),
+            request,
+          )
+        : simulateTrace(hosts, request)
       const format = flags.json ? 'json' : flags.output ?? readPreferences().output ?? 'table'
       writeResult(format === 'json' ? JSON.stringify(trace, null, 2) + '\n' : renderTrace(trace))
     } finally {

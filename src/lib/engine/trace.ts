@@ -64,6 +64,8 @@ export interface Probe {
 
 /** A recognisable payload, so a probe can be told from the VM's own traffic in captures. */
 export const PROBE_PAYLOAD = Buffer.from('hnv-trace-probe!')
+/** The first half of a live trace's probe payload; the second is random (runtime/diagnostics.ts). */
+export const PROBE_MARK = Buffer.from('hnv-trc!')
 const PROBE_IDENT = 0x686e
 const PROBE_SPORT = 49_152
 const DEFAULT_TTL = 64

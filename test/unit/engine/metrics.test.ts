@@ -58,7 +58,7 @@ function status(): RuntimeStatus {
     drops: core.drops,
     replies: core.replies,
     records: core.records,
-  }
+  } as RuntimeStatus
 }
 
 describe('metrics endpoint', () => {
