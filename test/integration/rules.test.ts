@@ -145,7 +145,88 @@ describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root
     })
   })
 
-  void host2
-  void cli
-  void applied
+  describe('GatewayWildcard: a gateway VM forwarding to an outside network', () => {
+    const OUTSIDE = '203.0.113.50'
+    beforeAll(async () => {
+      // The gateway VM (host2, VSID 5009, CA 10.0.9.2) routes between the VM network and 203.0.113.0/24.
+      const gw = topology.vm('GwVM').ns
+      execFileSync('ip', ['netns', 'add', outside])
+      execFileSync('ip', ['-n', gw, 'link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'ext0', 'netns', outside])
+      for (const [ns, address] of [[gw, '203.0.113.1/24'], [outside, `${OUTSIDE}/24`]]) {
+        inNs(ns, 'ip', 'link', 'set', 'lo', 'up')
+        inNs(ns, 'ip', 'addr', 'add', address, 'dev', 'ext0')
+        inNs(ns, 'ip', 'link', 'set', 'ext0', 'up')
+      }
+      inNs(gw, 'sysctl', '-qw', 'net.ipv4.ip_forward=1')
+      inNs(outside, 'ip', 'route', 'add', '10.0.0.0/16', 'via', '203.0.113.1')
+      // Policy on both hosts: the gateway's wildcard record and Blue's default route to its CA.
+      for (const host of [host1, host2]) {
+        cli(host, 'lookup-record', 'new', '--customer-address', '0.0.0.0', '--virtual-subnet-id', '5009', '--mac-address', GW_VM_MAC,
+          '--provider-address', '198.51.100.22', '--rule', 'TranslationMethodEncap', '--type', 'GatewayWildcard', '--vm-name', 'GwVM')
+        cli(host, 'customer-route', 'new', '--routing-domain-id', BLUE_RDID, '--virtual-subnet-id', '5001', '--destination-prefix', '0.0.0.0/0', '--next-hop', '10.0.9.2')
+        await applied(host)
+      }
+    })
+
+    it('Blue1 (host1) and Blue2 (host2) reach the outside through the gateway VM, and its replies with outside sources come back', async () => {
+      const before = (await status(host1)).drops['unknown-source-ca']
+      expect((await ping(topology.vm('Blue1').ns, OUTSIDE, {count: 3})).received).toBe(3)
+      expect((await ping(topology.vm('Blue2').ns, OUTSIDE, {count: 3})).received).toBe(3)
+      expect((await status(host1)).drops['unknown-source-ca']).toBe(before)
+      // The outside saw the tenant's addresses: the gateway forwards, it does not translate.
+      expect(output(outside, 'ip', 'neigh', 'show', 'dev', 'ext0')).toContain('203.0.113.1')
+    })
+
+    it("refuses other VMs' packets with a source they do not own", async () => {
+      const before = (await status(host1)).drops['src-ip-spoofed']
+      const blue1 = topology.vm('Blue1').ns
+      inNs(blue1, 'ip', 'addr', 'add', '203.0.113.77/32', 'dev', 'hnv-blue1')
+      try {
+        output(blue1, 'ping', '-n', '-I', '203.0.113.77', '-c', '2', '-i', '0.2', '-W', '1', '10.0.0.7')
+      } finally {
+        inNs(blue1, 'ip', 'addr', 'del', '203.0.113.77/32', 'dev', 'hnv-blue1')
+      }
+      expect((await status(host1)).drops['src-ip-spoofed']).toBeGreaterThanOrEqual(before + 2)
+    })
+  })
+
+  describe('UseExternalRouter: subnets reach each other through the gateway VM', () => {
+    /** Packets the gateway VM's kernel forwarded (/proc/net/snmp is per namespace). */
+    const forwarded = (): number => {
+      const lines = inNs(topology.vm('GwVM').ns, 'cat', '/proc/net/snmp').split('\n').filter((line) => line.startsWith('Ip:'))
+      return Number(lines[1].split(/\s+/)[lines[0].split(/\s+/).indexOf('ForwDatagrams')])
+    }
+    const setExternal = async (on: boolean) => {
+      for (const host of [host1, host2]) {
+        cli(host, 'global', 'set', '--use-external-router', on ? '$true' : '$false')
+        await applied(host)
+      }
+    }
+
+    beforeAll(async () => {
+      // Blue's subnets are routed by the gateway VM (10.0.9.2), which has ip_forward on (GatewayWildcard above).
+      for (const host of [host1, host2]) {
+        cli(host, 'customer-route', 'new', '--routing-domain-id', BLUE_RDID, '--virtual-subnet-id', '5001', '--destination-prefix', '10.0.0.0/16', '--next-hop', '10.0.9.2')
+      }
+      await setExternal(true)
+    })
+
+    it('Blue1 (10.0.0.5, host1) reaches Blue3 (10.0.1.5, host2) through the router VM: it forwards both ways, 3 routed hops', async () => {
+      const before = forwarded()
+      const out = output(topology.vm('Blue1').ns, 'ping', '-n', '-c', '3', '-i', '0.2', '-W', '2', '10.0.1.5')
+      expect(out).toMatch(/3 received/)
+      // Blue3's reply: TTL 64 - 1 (into the router's subnet) - 1 (the router VM) - 1 (into Blue1's subnet).
+      expect(out).toMatch(/ttl=61/)
+      expect(forwarded() - before).toBeGreaterThanOrEqual(6)
+    })
+
+    it('with the setting off again, the distributed router routes directly: one hop, the router VM sees nothing', async () => {
+      await setExternal(false)
+      const before = forwarded()
+      const out = output(topology.vm('Blue1').ns, 'ping', '-n', '-c', '3', '-i', '0.2', '-W', '2', '10.0.1.5')
+      expect(out).toMatch(/3 received/)
+      expect(out).toMatch(/ttl=63/)
+      expect(forwarded()).toBe(before)
+    })
+  })
 })
