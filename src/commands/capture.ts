@@ -63,6 +63,7 @@ export default class Capture extends PolicyCommand {
           const e = event as {linkType?: number; time?: number; data?: string}
           if (e.linkType !== undefined) {
             writer ??= new PcapWriter(sink, e.linkType)
+            writeNote(`capturing ${target === 'port' ? 'port ' + flags.port : target === 'vsid' ? 'VSID ' + flags.vsid : 'the underlay'} (Ctrl-C to stop)`)
             return
           }
           if (writer === null || e.data === undefined || e.time === undefined) return

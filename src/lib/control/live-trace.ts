@@ -33,6 +33,10 @@ export async function liveTrace(source: LiveEngine, peers: readonly LiveEngine[]
     }
   }
   reports.sort((a, b) => a.time - b.time)
+  // The probe's own path ends at its first delivery, drop or reply; what follows (the VM's answer, an ICMP
+  // error quoting the probe) carries the marker too, but is another packet.
+  const end = reports.findIndex((r) => r.outcome.Action !== 'encap')
+  if (end >= 0) reports.splice(end + 1)
   const last = reports[reports.length - 1]
   const none: TraceOutcome = {Action: 'drop', Host: null, Stage: null, Reason: null, InterfaceName: null, ProviderAddress: null}
   return {
