@@ -8,7 +8,7 @@
 // (`hnv trace --live`). Both are rendered by the same functions below, so the two can be compared.
 import {parseIp, parsePrefix, prefixContains} from '../net/ip.js'
 import {Action, ACTION_NAMES, type Verdict} from './pipeline.js'
-import {DROP_REASON_DESCRIPTIONS, DropReason, Reply, Stage, dropReasonName, replyName, stageName} from './stages.js'
+import {DROP_REASON_DESCRIPTIONS, DropReason, Reply, STAGE_DESCRIPTIONS, Stage, dropReasonName, replyName, stageName} from './stages.js'
 import {NONE, RECORD_TYPE_NAMES, RecordType, macText, type ForwardingTable, type OriginSection} from './table.js'
 
 /** A Verdict's fields as a plain, serializable value (what a live engine sends back for a marked packet). */
@@ -409,6 +409,9 @@ export function explainHop(hop: Hop): TraceStep[] {
     return last(Stage.GATEWAY, text, gatewayPolicy(t, g))
   }
 
+  // A stage off the unicast path (DHCP, flood, learning) before any route.
+  if (!WALKED.has(v.stage) && v.route === NONE && v.dstRecord === NONE) return last(v.stage, declaredStageText(hop))
+
   // route
   const candidates = v.route === NONE || hop.destination === null ? [] : routeCandidates(t, v.vsid, hop.destination, v.route)
   if (v.route === NONE) {
@@ -447,6 +450,8 @@ export function explainHop(hop: Hop): TraceStep[] {
   }
   if (v.stage === Stage.RESOLVE) return last(Stage.RESOLVE, resolveText, [recordRef(t, rec)])
   go(Stage.RESOLVE, resolveText, [recordRef(t, rec)])
+  // After resolve: a stage this file does not word (the MTU check, IP rewrite ...).
+  if (!WALKED.has(v.stage)) return last(v.stage, declaredStageText(hop))
 
   if (v.stage === Stage.LOCAL_DELIVERY) {
     if (v.outPort === NONE) return last(Stage.LOCAL_DELIVERY, `PA ${t.pas.text[v.pa]} is this host's, but no adapter has MAC ${recMac} in VSID ${vsidText(t, v.outVsid)}`)
@@ -456,6 +461,31 @@ export function explainHop(hop: Hop): TraceStep[] {
     return last(Stage.ENCAP, `NVGRE to PA ${t.pas.text[v.pa]}, key VSID ${v.greVsid} FlowID 0x${v.flowId.toString(16).padStart(2, '0')}`)
   }
   return last(v.stage, DROP_REASON_DESCRIPTIONS[v.reason] ?? '')
+}
+
+/** The stages this file walks by name; any other (MTU, DHCP, flood, learning ...) is explained by its declaration. */
+const WALKED: ReadonlySet<number> = new Set([
+  Stage.PORT_INGRESS,
+  Stage.PORT_SECURITY,
+  Stage.ARP_ND_PROXY,
+  Stage.GATEWAY,
+  Stage.ROUTE,
+  Stage.RESOLVE,
+  Stage.LOCAL_DELIVERY,
+  Stage.ENCAP,
+  Stage.DECAP_CHECK,
+])
+
+/** A stage without its own wording: what stages.ts says it does, and what it did. */
+function declaredStageText(hop: Hop): string {
+  const v = hop.verdict
+  const t = hop.table
+  let text = STAGE_DESCRIPTIONS[v.stage] ?? stageName(v.stage)
+  if (v.action === Action.REPLY) text += `; ${replyName(v.reply)} sent back`
+  else if (ACTION_NAMES[v.action] === 'flood') text += '; copied by source replication'
+  else if (v.action === Action.ENCAP && v.pa !== NONE) text += `; NVGRE to PA ${t.pas.text[v.pa]}`
+  else if (v.action === Action.DELIVER && v.outPort !== NONE) text += `; to ${adapterText(t, v.outPort)}`
+  return text
 }
 
 function gatewayPolicy(t: ForwardingTable, gateway: number): PolicyRef[] {
@@ -484,6 +514,7 @@ function explainUnderlay(
   if (v.srcRecord === NONE || v.action === Action.DROP) {
     return last(Stage.DECAP_CHECK, `${head}, VSID ${vsid}, inner source ${hop.source ?? '?'}: ${DROP_REASON_DESCRIPTIONS[v.reason]}`, v.srcRecord === NONE ? [] : [recordRef(t, v.srcRecord)])
   }
+  if (!WALKED.has(v.stage)) return last(v.stage, `${head}, VSID ${vsid}: ${declaredStageText(hop)}`)
   go(Stage.DECAP_CHECK, `${head}, VSID ${vsid}: inner source ${hop.source ?? '?'} is vouched for by its record (PA ${t.pas.text[t.records.pa[v.srcRecord]]})`, [recordRef(t, v.srcRecord)])
   return last(Stage.LOCAL_DELIVERY, `to ${adapterText(t, v.outPort)}`, [portRef(t, v.outPort)])
 }
@@ -500,10 +531,13 @@ export function resultOf(hops: readonly Hop[], unfollowed: string | null = null)
     case Action.ENCAP:
       return `sent as NVGRE to PA ${t.pas.text[v.pa]}` + (unfollowed === null ? '' : ` (${unfollowed})`)
     case Action.REPLY:
-      return v.reply === Reply.TIME_EXCEEDED
+      return v.reason !== DropReason.NONE
+        ? `dropped (${dropReasonName(v.reason)}) on host ${hop.host}; ${replyName(v.reply)} sent back to the VM`
+        : v.reply === Reply.TIME_EXCEEDED
         ? `dropped (${dropReasonName(v.reason)}) on host ${hop.host}; ${replyName(v.reply)} sent back to the VM`
         : `answered by host ${hop.host} itself (${replyName(v.reply)})`
     default:
+      if (ACTION_NAMES[v.action] === 'flood') return `flooded on host ${hop.host} (${stageName(v.stage)})`
       return `dropped on host ${hop.host} at ${stageName(v.stage)}: ${dropReasonName(v.reason)}`
   }
 }
