@@ -284,8 +284,7 @@ function followProbe(hosts: readonly TraceHost[], probe: Probe, pipeline: Pipeli
   const srcPa = senderPa(t, v.srcRecord, family)
   if (srcPa !== NONE) addrs.set(t.pas.bytes.subarray(srcPa * PA_STRIDE, srcPa * PA_STRIDE + (family === 4 ? 4 : 16)), ADDR_SRC)
   addrs.set(t.pas.bytes.subarray(v.pa * PA_STRIDE, v.pa * PA_STRIDE + (family === 4 ? 4 : 16)), ADDR_DST)
-  const inner = start + (v.frameOff - start)
-  const innerText = describeFrame(buf, inner, v.frameEnd)
+  const innerText = describeFrame(buf, v.frameOff, v.frameEnd)
   const ttl = v.routed ? probe.ttl - 1 : probe.ttl
   const end = v.frameEnd
   pipeline.fromUnderlay(peer.table, family, buf, start, end, addrs, 0, v)

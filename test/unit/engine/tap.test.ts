@@ -10,6 +10,8 @@ import {Engine} from '../../../src/lib/engine/engine.js'
 import {Capture, LiveTrace, TapSet, captureLinkType, type CapturedPacket} from '../../../src/lib/engine/tap.js'
 import {PROBE_MARK, prepareProbe, simulateTrace} from '../../../src/lib/engine/trace.js'
 import {pcapFile} from '../../../src/lib/wire/index.js'
+import {RuntimeDiagnostics, newTraceMarker} from '../../../src/lib/engine/runtime/diagnostics.js'
+import type {ControlStream} from '../../../src/lib/control/server.js'
 import {MemoryPort} from '../../support/memory-port.js'
 import {MemoryNetwork} from '../../support/memory-underlay.js'
 import {HOST1_PA, HOST1_PA6, HOST2_PA, HOST2_PA6, topology, VMS} from './support.js'
@@ -121,5 +123,43 @@ describe('capture', () => {
       rmSync(dir, {recursive: true, force: true})
     }
     void h2
+  })
+})
+
+describe('the runtime side (control methods)', () => {
+  it('capture arms the tap, streams events, stops at its count and disarms', async () => {
+    const {engines: [h1], port} = twoHosts()
+    const diagnostics = new RuntimeDiagnostics(h1, () => HOST1_PA)
+    const events: unknown[] = []
+    const stream: ControlStream = {send: (e) => events.push(e), onClose: () => {}}
+    const done = diagnostics.capture({target: 'port', name: 'hnv-blue1', count: 2}, stream)
+    expect(h1.tap).not.toBeNull()
+    const prepared = prepareProbe({name: HOST1_PA, table: tables[1]}, {vmName: 'Blue1', destination: '10.0.0.7'})
+    const frame = prepared.probe!.buf.subarray(prepared.probe!.off, prepared.probe!.end)
+    port['hnv-blue1'].receive(frame, frame, frame)
+    expect(await done).toEqual({packets: 2, linkType: 1})
+    expect(events[0]).toEqual({linkType: 1})
+    expect(Buffer.from((events[1] as {data: string}).data, 'base64')).toEqual(Buffer.from(frame))
+    expect(h1.tap).toBeNull()
+    expect(() => diagnostics.capture({target: 'port', name: 'hnv-nope'}, stream)).toThrow('no TAP hnv-nope on this engine (TAPs: hnv-blue1, ')
+    expect(() => diagnostics.capture({target: 'vsid', vsid: 4242}, stream)).toThrow('VSID 4242 is not in the policy in force')
+  })
+
+  it('trace-arm, trace-inject, trace-collect: the hop explained, then disarmed', () => {
+    const {engines: [h1, h2]} = twoHosts()
+    const d1 = new RuntimeDiagnostics(h1, () => HOST1_PA)
+    const d2 = new RuntimeDiagnostics(h2, () => HOST2_PA)
+    const marker = newTraceMarker()
+    d1.traceArm({marker})
+    d2.traceArm({marker})
+    const injected = d1.traceInject({marker, request: {vmName: 'Blue1', destination: '10.0.0.7', protocol: 'tcp', port: 443}})
+    expect(injected.injected).toBe(true)
+    expect(injected.steps.map((s) => s.Stage)).toEqual(['arp-nd-proxy'])
+    const hops = [...d1.traceCollect({marker}).hops, ...d2.traceCollect({marker}).hops]
+    expect(hops.map((h) => h.outcome.Action)).toEqual(['encap', 'deliver'])
+    expect(hops[1].outcome.InterfaceName).toBe('hnv-blue2')
+    expect(h1.tap).toBeNull()
+    expect(h2.tap).toBeNull()
+    expect(() => d1.traceArm({marker: 'xyz'})).toThrow('marker must be 32 hex digits')
   })
 })
