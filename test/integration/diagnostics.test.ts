@@ -4,6 +4,7 @@
 // 198.51.100.0/24 only; tenant addresses exist only inside the VM namespaces.
 import {execFileSync, spawn} from 'node:child_process'
 import {readFileSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {BIN, hnvProcess, tempDir} from '../support/cli.js'
@@ -30,7 +31,10 @@ const SPEC: TopologySpec = {
     {name: 'Red1', host: 'host1', vsid: 6001, mac: '080800000005', addresses: ['10.0.0.5']},
     {name: 'Red2', host: 'host2', vsid: 6001, mac: '080800000007', addresses: ['10.0.0.7']},
   ],
+  // Each engine serves metrics inside its own host namespace.
+  metrics: '127.0.0.1:9464',
 }
+const METRICS_PARSER = fileURLToPath(new URL('../fixtures/metrics/parse.py', import.meta.url))
 
 function inNs(ns: string, ...args: string[]): string {
   return execFileSync('ip', ['netns', 'exec', ns, ...args], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
@@ -180,6 +184,25 @@ describe.skipIf(!isRoot)('trace, next hop and capture against running engines (n
     expect(again.code, again.stderr).toBe(0)
     expect(again.stderr).toContain('0 packets captured')
   }, 90_000)
+
+  it('hnv engine start --metrics: /metrics scraped in the host namespace and parsed by the Prometheus client', async () => {
+    expect((await ping(topology.vm('Red1').ns, '10.0.0.7', {count: 2, intervalS: 0.2})).received).toBe(2)
+    const scrape = [
+      'import sys, urllib.request',
+      "r = urllib.request.urlopen('http://127.0.0.1:9464/metrics', timeout=5)",
+      "sys.stdout.write(r.headers['Content-Type'] + '\\n' + r.read().decode())",
+    ].join('\n')
+    const [contentType, ...body] = inNs(host1.ns, '/usr/bin/python3', '-c', scrape).split('\n')
+    expect(contentType).toBe('text/plain; version=0.0.4; charset=utf-8')
+    const families = JSON.parse(execFileSync('/usr/bin/python3', [METRICS_PARSER], {input: body.join('\n'), encoding: 'utf8'})) as Record<string, {samples: [string, Record<string, string>, number][]}>
+    const red = families.hnv_vsid_packets.samples.find(([, labels]) => labels.vsid === '6001')
+    expect(red?.[2]).toBeGreaterThanOrEqual(2)
+    const port = families.hnv_port_tx_packets.samples.find(([, labels]) => labels.port === 'hnv-red1')
+    expect(port?.[1]).toMatchObject({vm: 'Red1', vsid: '6001'})
+    expect(port?.[2]).toBeGreaterThanOrEqual(2)
+    expect(families.hnv_drops.samples.map(([, labels]) => labels.reason)).toContain('no-record')
+    expect(families.hnv_lookup_record_packets.samples.some(([, labels]) => labels.customer_address === '10.0.0.7' && labels.vsid === '6001')).toBe(true)
+  })
 
   it('engine status shows the lookup records traffic resolved to', () => {
     const status = JSON.parse(cli(host1, 'engine', 'status', '--json').stdout) as {records: {CustomerAddress: string; VirtualSubnetID: number; packets: number}[]}

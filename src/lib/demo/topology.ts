@@ -68,6 +68,8 @@ export interface TopologySpec {
   tapMtu?: number
   /** Seconds before an unused Dynamic record is removed (`hnv engine start --dynamic-age`). */
   dynamicAge?: number
+  /** HOST:PORT of each engine's Prometheus endpoint, inside its host's namespace (`hnv engine start --metrics`). */
+  metrics?: string
 }
 
 /** reference/hnv.md §6 with PAs from 198.51.100.0/24. */
@@ -236,6 +238,7 @@ export class Topology {
       // Not aborted midway: an engine half started would outlive the demo. The start takes a second.
       const engineArgs = this.spec.tapMtu === undefined ? [] : ['--tap-mtu', String(this.spec.tapMtu)]
       if (this.spec.dynamicAge !== undefined) engineArgs.push('--dynamic-age', String(this.spec.dynamicAge))
+      if (this.spec.metrics !== undefined) engineArgs.push('--metrics', this.spec.metrics)
       const out = await run('ip', ['netns', 'exec', host.ns, process.execPath, BIN, 'engine', 'start', '--store', host.store, '--detach', '--log-file', host.log, '--json', ...engineArgs])
       host.pid = (JSON.parse(out) as {Pid: number}).Pid
       writeFileSync(join(this.dir, 'topology.json'), JSON.stringify(this.record(), null, 2))
