@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {PolicyCommand} from '../../lib/cli/policy-command.js'
 import type {AnyFlags} from '../../lib/cli/base.js'
 import {type Result, writeNote} from '../../lib/cli/output.js'
+import {parseMetricsAddress} from '../../lib/control/metrics.js'
 import {controlSocketPath} from '../../lib/control/protocol.js'
 import {notifyReady, startEngineDetached} from '../../lib/engine/runtime/daemon.js'
 import {requireNetworkCapabilities} from '../../lib/engine/runtime/host.js'
@@ -18,17 +19,20 @@ export default class EngineStart extends PolicyCommand {
     socket: Flags.string({description: 'Control socket (default /run/hnv/engine.sock for the default store, else one derived from the store path)'}),
     'log-file': Flags.string({description: 'With --detach: the file the engine logs to (default: the socket path with .log)'}),
     'poll-interval': Flags.integer({min: 1, max: 10_000, default: DEFAULT_POLL_MS, description: 'Milliseconds between two reads of the store revision'}),
+    'dynamic-age': Flags.integer({min: 1, max: 86_400, description: 'Seconds an unused Dynamic lookup record (learned from an L2Only VM\'s ARP reply) stays before it is removed (default 300)'}),
+    metrics: Flags.string({description: 'Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464): per-VSID and per-port packets, bytes and drops, drops by reason, per lookup record, io'}),
     'tap-mtu': Flags.integer({min: 576, max: 65_535, description: 'MTU of the TAPs (default: the physical MTU minus 42 over IPv4 provider addresses, 62 over IPv6)'}),
     offload: Flags.boolean({default: true, allowNo: true, description: 'Checksum and TCP segmentation offload on the TAPs (IFF_VNET_HDR, TUNSETOFFLOAD): the engine segments and coalesces TCP itself; --no-offload moves MTU-sized frames only'}),
   }
 
   async execute(flags: AnyFlags): Promise<Result | void> {
+    const metrics = flags.metrics === undefined ? undefined : parseMetricsAddress(flags.metrics)
     requireNetworkCapabilities('engine start', 'it creates TAP interfaces and opens raw GRE sockets')
     const store = this.service(flags).store
     const storePath = resolve(store.path)
     const socket = flags.socket ?? controlSocketPath(storePath)
     if (flags.detach) {
-      const {pid, logFile} = await startEngineDetached({store: storePath, socket, pollMs: flags['poll-interval'], tapMtu: flags['tap-mtu'], offload: flags.offload, logFile: flags['log-file']})
+      const {pid, logFile} = await startEngineDetached({store: storePath, socket, pollMs: flags['poll-interval'], tapMtu: flags['tap-mtu'], offload: flags.offload, logFile: flags['log-file'], metrics: flags.metrics, dynamicAge: flags['dynamic-age']})
       return {rows: [{Pid: pid, Store: storePath, Socket: socket, Log: logFile}], columns: ['Pid', 'Store', 'Socket', 'Log'], single: true}
     }
     const runtime = await EngineRuntime.start({
@@ -37,6 +41,8 @@ export default class EngineStart extends PolicyCommand {
       pollMs: flags['poll-interval'],
       tapMtu: flags['tap-mtu'],
       offload: flags.offload,
+      metrics,
+      dynamicAgeSeconds: flags['dynamic-age'],
       log: (line) => writeNote(`${new Date().toISOString()} ${line}`),
     })
     stopOnSignals(runtime)

@@ -88,7 +88,7 @@ export abstract class HnvCommand extends Command {
 
   private flagShapes(): Record<string, FlagShape> {
     const ctor = this.ctor as typeof HnvCommand
-    const all = {...ctor.baseFlags, ...ctor.flags} as Record<string, {type: 'boolean' | 'option'; hidden?: boolean}>
-    return Object.fromEntries(Object.entries(all).map(([name, flag]) => [name, {type: flag.type, hidden: flag.hidden}]))
+    const all = {...ctor.baseFlags, ...ctor.flags} as Record<string, {type: 'boolean' | 'option'; hidden?: boolean; allowNo?: boolean}>
+    return Object.fromEntries(Object.entries(all).map(([name, flag]) => [name, {type: flag.type, hidden: flag.hidden, allowNo: flag.allowNo}]))
   }
 }

@@ -64,6 +64,11 @@ export function writeResult(text: string): void {
   if (text) process.stdout.write(text)
 }
 
+/** Binary output (a pcap stream for `tshark -i -`); resolves once the bytes are handed to the OS. */
+export function writeBytes(bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(bytes, (error) => (error ? reject(error) : resolve())))
+}
+
 export function writeNote(line: string): void {
   process.stderr.write(`${line}\n`)
 }

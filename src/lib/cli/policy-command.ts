@@ -73,7 +73,8 @@ const changeFlags = {'input-object': inputObject, 'pass-thru': passThru, 'what-i
 function propertyFlag(property: PropertySpec, multiple: boolean) {
   const required = property.create === 'mandatory' && !multiple ? ' (required)' : ''
   const description = property.description + required
-  return multiple ? Flags.string({description, multiple: true, delimiter: ','}) : Flags.string({description})
+  if (multiple) return Flags.string({description, multiple: true, delimiter: ','})
+  return property.switch ? Flags.boolean({description, allowNo: true}) : Flags.string({description})
 }
 
 function flagsOf(properties: PropertySpec[], multiple: boolean) {

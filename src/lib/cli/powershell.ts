@@ -10,6 +10,8 @@ export const CMDLET_MARKER = '--%cmdlet'
 export interface FlagShape {
   type: 'boolean' | 'option'
   hidden?: boolean
+  /** A switch that also has a --no- form: `-Name:$false` becomes `--no-name`. */
+  allowNo?: boolean
 }
 
 export interface CommandShape {
@@ -69,6 +71,7 @@ export function translateArguments(
       const on = parseSwitch(value)
       if (on === null) throw new UsageError(`-${pascalName(flag, names)}:${value} is not valid: a switch takes $true or $false`)
       if (on) out.push(`--${flag}`)
+      else if (shape.allowNo) out.push(`--no-${flag}`)
       continue
     }
     let value: string | undefined

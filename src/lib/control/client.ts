@@ -8,6 +8,12 @@ export interface RequestOptions {
   timeoutMs?: number
   /** Names the engine in messages: "for store /var/lib/hnv/policy.db". */
   context?: string
+  /** The method's arguments. */
+  params?: Record<string, unknown>
+  /** Hears a streaming method's events (capture), in order, before the result. */
+  onEvent?: (event: unknown) => void
+  /** Ends the request early (the connection closes; the engine stops what it streamed): resolves with null. */
+  signal?: AbortSignal
 }
 
 let nextId = 1
@@ -15,6 +21,7 @@ let nextId = 1
 /** Sends one request to the engine at `socketPath` and returns its result; throws EngineError otherwise. */
 export function controlRequest(socketPath: string, method: ControlMethod, options: RequestOptions = {}): Promise<unknown> {
   const timeoutMs = options.timeoutMs ?? 5000
+  const params = options.params
   const context = options.context ? ` ${options.context}` : ''
   const id = nextId++
   return new Promise((resolve, reject) => {
@@ -29,29 +36,35 @@ export function controlRequest(socketPath: string, method: ControlMethod, option
       if (error) reject(error)
       else resolve(result)
     }
-    const timer = setTimeout(
+    const timer: NodeJS.Timeout | undefined = timeoutMs <= 0 ? undefined : setTimeout(
       () => finish(new EngineError(`the engine${context} did not answer '${method}' within ${timeoutMs / 1000} s (socket ${socketPath})`)),
       timeoutMs,
     )
+    if (options.signal !== undefined) {
+      if (options.signal.aborted) finish(null, null)
+      else options.signal.addEventListener('abort', () => finish(null, null), {once: true})
+    }
     socket.setEncoding('utf8')
-    socket.once('connect', () => socket.write(JSON.stringify({id, method}) + '\n'))
+    socket.once('connect', () => socket.write(JSON.stringify(params === undefined ? {id, method} : {id, method, params}) + '\n'))
     socket.on('error', (error: NodeJS.ErrnoException) => finish(connectError(error, socketPath, context)))
     socket.on('data', (chunk: string) => {
       received += chunk
-      const newline = received.indexOf('\n')
-      if (newline < 0) {
-        if (received.length > 64 * MAX_LINE) finish(new EngineError(`the engine${context} sent an answer too long to be one`))
-        return
+      let newline: number
+      while (!settled && (newline = received.indexOf('\n')) >= 0) {
+        const line = received.slice(0, newline)
+        received = received.slice(newline + 1)
+        let response: ControlResponse
+        try {
+          response = JSON.parse(line) as ControlResponse
+        } catch {
+          finish(new EngineError(`the engine${context} answered with something that is not JSON (socket ${socketPath})`))
+          return
+        }
+        if (!response.ok) finish(new EngineError(response.error))
+        else if ('event' in response) options.onEvent?.(response.event)
+        else finish(null, response.result)
       }
-      let response: ControlResponse
-      try {
-        response = JSON.parse(received.slice(0, newline)) as ControlResponse
-      } catch {
-        finish(new EngineError(`the engine${context} answered with something that is not JSON (socket ${socketPath})`))
-        return
-      }
-      if (response.ok) finish(null, response.result)
-      else finish(new EngineError(response.error))
+      if (received.length > 64 * MAX_LINE) finish(new EngineError(`the engine${context} sent an answer too long to be one`))
     })
     socket.on('close', () => finish(new EngineError(`the engine${context} closed the control connection without answering '${method}'`)))
   })

@@ -80,6 +80,20 @@ export function statusSections(status: RuntimeStatus): Section[] {
         rows: status.vsids.map((v) => ({VirtualSubnetID: v.vsid, Packets: v.packets, Bytes: v.bytes, Drops: v.drops})),
       },
     },
+    {
+      title: 'Lookup records (traffic resolved to them)',
+      result: {
+        columns: ['CustomerAddress', 'VirtualSubnetID', 'MACAddress', 'ProviderAddress', 'Packets', 'Bytes'],
+        rows: (status.records ?? []).map((r) => ({
+          CustomerAddress: r.CustomerAddress,
+          VirtualSubnetID: r.VirtualSubnetID,
+          MACAddress: r.MACAddress,
+          ProviderAddress: r.ProviderAddress,
+          Packets: r.packets,
+          Bytes: r.bytes,
+        })),
+      },
+    },
     {title: 'Drops', result: {columns: ['Reason', 'Packets'], rows: nonZero(status.drops).map(([Reason, Packets]) => ({Reason, Packets}))}},
     {title: 'Replies by the engine', result: {columns: ['Reply', 'Packets'], rows: nonZero(status.replies).map(([Reply, Packets]) => ({Reply, Packets}))}},
   ]

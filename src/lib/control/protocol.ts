@@ -4,21 +4,30 @@
 //   <- {"id": 1, "ok": true, "result": {...}}      or      {"id": 1, "ok": false, "error": "one line"}
 // `stop` answers once the engine has stopped (its TAPs are gone), just before the socket closes;
 // `status` answers a RuntimeStatus (below): the same object `hnv engine status --json` prints.
+// `capture` streams the packets it captures as events ({time, direction, data: base64}) and ends with
+// {packets}; `trace-arm`, `trace-inject` and `trace-collect` run a live trace (tap.ts).
 import {createHash} from 'node:crypto'
 import {realpathSync} from 'node:fs'
 import {join, resolve} from 'node:path'
-import type {EngineStatus, PortStatus, UnderlayStatus, VsidStatus} from '../engine/engine.js'
+import type {EngineStatus, PortStatus, RecordStatus, UnderlayStatus, VsidStatus} from '../engine/engine.js'
 
-export const CONTROL_METHODS = ['status', 'stop'] as const
+export const CONTROL_METHODS = ['status', 'stop', 'capture', 'trace-arm', 'trace-inject', 'trace-collect'] as const
 export type ControlMethod = (typeof CONTROL_METHODS)[number]
 
 export interface ControlRequest {
   id: number
   method: ControlMethod
+  /** Arguments of capture and the trace methods. */
+  params?: Record<string, unknown>
 }
 
+/**
+ * One line of an answer. A streaming method (capture) sends any number of `event` lines before its one
+ * final `result` (or `error`) line.
+ */
 export type ControlResponse =
   | {id: number | null; ok: true; result: unknown}
+  | {id: number | null; ok: true; event: unknown}
   | {id: number | null; ok: false; error: string}
 
 /** Where the sockets live: /run is a tmpfs, so a socket never outlives a reboot. */
@@ -52,8 +61,9 @@ function canonicalPath(path: string): string {
 
 export function isControlRequest(value: unknown): value is ControlRequest {
   if (typeof value !== 'object' || value === null) return false
-  const {id, method} = value as Record<string, unknown>
-  return Number.isSafeInteger(id) && CONTROL_METHODS.includes(method as ControlMethod)
+  const {id, method, params} = value as Record<string, unknown>
+  const paramsOk = params === undefined || (typeof params === 'object' && params !== null && !Array.isArray(params))
+  return Number.isSafeInteger(id) && CONTROL_METHODS.includes(method as ControlMethod) && paramsOk
 }
 
 // ---- what `status` answers ----
@@ -102,4 +112,10 @@ export interface RuntimeStatus {
   replies: Record<string, number>
   /** TAP offloads: super-frames segmented, segments coalesced (offload.ts counters). */
   offload: EngineStatus['offload']
+  /** Packets and bytes per lookup record that traffic resolved to (records never used are left out). */
+  records: RecordStatus[]
+  /** Broadcast, multicast and L2Only ARP copied by source replication: frames, portCopies, underlayCopies. */
+  flood?: Record<string, number>
+  /** Dynamic lookup records: their age, and how many were learned and removed since the start. */
+  learning?: {dynamicAgeSeconds: number; learned: number; aged: number}
 }

@@ -5,9 +5,16 @@ import {chmodSync, lstatSync, mkdirSync, unlinkSync} from 'node:fs'
 import {createConnection, createServer, type Server, type Socket} from 'node:net'
 import {dirname} from 'node:path'
 import {EngineError} from './errors.js'
-import {type ControlMethod, type ControlResponse, MAX_LINE, isControlRequest} from './protocol.js'
+import {CONTROL_METHODS, type ControlMethod, type ControlResponse, MAX_LINE, isControlRequest} from './protocol.js'
 
-export type ControlHandler = (method: ControlMethod) => unknown | Promise<unknown>
+/** What a handler may do besides answering: stream events, and hear that the client went away. */
+export interface ControlStream {
+  send(event: unknown): void
+  /** Runs `listener` when the connection closes (at once if it has). */
+  onClose(listener: () => void): void
+}
+
+export type ControlHandler = (method: ControlMethod, params: Record<string, unknown>, stream: ControlStream) => unknown | Promise<unknown>
 
 interface Connection {
   socket: Socket
@@ -97,13 +104,19 @@ export class ControlServer {
     }
     if (!isControlRequest(request)) {
       const id = (request as {id?: unknown} | null)?.id
-      this.reply(connection, {id: Number.isSafeInteger(id) ? (id as number) : null, ok: false, error: 'unknown request: methods are status and stop'})
+      this.reply(connection, {id: Number.isSafeInteger(id) ? (id as number) : null, ok: false, error: `unknown request: methods are ${CONTROL_METHODS.join(', ')}`})
       return
     }
     connection.inFlight++
     let response: ControlResponse
     try {
-      response = {id: request.id, ok: true, result: await handler(request.method)}
+      const id = request.id
+      const socket = connection.socket
+      const stream: ControlStream = {
+        send: (event) => this.reply(connection, {id, ok: true, event}),
+        onClose: (listener) => (socket.destroyed ? listener() : socket.once('close', listener)),
+      }
+      response = {id: request.id, ok: true, result: await handler(request.method, request.params ?? {}, stream)}
     } catch (error) {
       response = {id: request.id, ok: false, error: (error as Error).message}
     }

@@ -52,6 +52,10 @@ export interface VmSpec {
   mac: string
   /** CAs, one per prefix of its subnet (no length: it is the subnet's). */
   addresses: string[]
+  /** Its adapter is marked -Dhcp and its namespace is left unaddressed (the VM runs a DHCP client). */
+  dhcp?: boolean
+  /** Its lookup record is an L2Only one (CA 0.0.0.0): other hosts learn its addresses from its ARP replies. */
+  l2Only?: boolean
 }
 
 export interface TopologySpec {
@@ -60,6 +64,12 @@ export interface TopologySpec {
   vms: VmSpec[]
   /** Which family of provider addresses the lookup records name (the underlay); default 4. */
   paFamily?: 4 | 6
+  /** The engines' TAP MTU (`hnv engine start --tap-mtu`); default: the physical MTU minus the overhead. */
+  tapMtu?: number
+  /** Seconds before an unused Dynamic record is removed (`hnv engine start --dynamic-age`). */
+  dynamicAge?: number
+  /** HOST:PORT of each engine's Prometheus endpoint, inside its host's namespace (`hnv engine start --metrics`). */
+  metrics?: string
 }
 
 /** reference/hnv.md §6 with PAs from 198.51.100.0/24. */
@@ -175,6 +185,10 @@ export class Topology {
       }
     }
     for (const vm of this.spec.vms) {
+      if (vm.l2Only) {
+        records.push({CustomerAddress: '0.0.0.0', VirtualSubnetID: vm.vsid, MACAddress: vm.mac, ProviderAddress: paOf(vm.host), Rule: 'TranslationMethodEncap', VMName: vm.name, Type: 'L2Only'})
+        continue
+      }
       for (const address of vm.addresses) {
         records.push({CustomerAddress: address, VirtualSubnetID: vm.vsid, MACAddress: vm.mac, ProviderAddress: paOf(vm.host), Rule: 'TranslationMethodEncap', VMName: vm.name})
       }
@@ -190,7 +204,7 @@ export class Topology {
       LookupRecords: records,
       VMNetworkAdapters: this.vms
         .filter((vm) => vm.host === host)
-        .map((vm) => ({VMName: vm.spec.name, StaticMacAddress: vm.spec.mac, VirtualSubnetId: vm.spec.vsid, InterfaceName: vm.tap})),
+        .map((vm) => ({VMName: vm.spec.name, StaticMacAddress: vm.spec.mac, VirtualSubnetId: vm.spec.vsid, InterfaceName: vm.tap, ...(vm.spec.dhcp ? {Dhcp: true} : {})})),
     }
   }
 
@@ -220,7 +234,10 @@ export class Topology {
       progress?.(`${host.spec.name}: starting its engine (hnv engine start --store ${host.store} --detach, in namespace ${host.ns})`)
       host.starting = true
       // Not aborted midway: an engine half started would outlive the demo. The start takes a second.
-      const out = await run('ip', ['netns', 'exec', host.ns, process.execPath, BIN, 'engine', 'start', '--store', host.store, '--detach', '--log-file', host.log, '--json', ...(options.engineArgs ?? [])])
+      const engineArgs = this.spec.tapMtu === undefined ? [] : ['--tap-mtu', String(this.spec.tapMtu)]
+      if (this.spec.dynamicAge !== undefined) engineArgs.push('--dynamic-age', String(this.spec.dynamicAge))
+      if (this.spec.metrics !== undefined) engineArgs.push('--metrics', this.spec.metrics)
+      const out = await run('ip', ['netns', 'exec', host.ns, process.execPath, BIN, 'engine', 'start', '--store', host.store, '--detach', '--log-file', host.log, '--json', ...engineArgs, ...(options.engineArgs ?? [])])
       host.pid = (JSON.parse(out) as {Pid: number}).Pid
       writeFileSync(join(this.dir, 'topology.json'), JSON.stringify(this.record(), null, 2))
       signal?.throwIfAborted()
@@ -234,7 +251,7 @@ export class Topology {
       else commands.push(`sysctl -qw net.ipv6.conf.${vm.tap}.accept_dad=0`)
       commands.push(`ip link set ${vm.tap} up`)
       const subnet = this.spec.subnets.find((s) => s.vsid === vm.spec.vsid)!
-      for (const address of vm.spec.addresses) {
+      for (const address of vm.spec.dhcp ? [] : vm.spec.addresses) {
         const family = parseIp(address).family
         const prefix = subnet.prefixes.find((p) => parsePrefix(p).family === family)!
         commands.push(`ip -${family} addr add ${address}/${parsePrefix(prefix).length} dev ${vm.tap}${family === 6 ? ' nodad' : ''}`)

@@ -1,17 +1,18 @@
 // Applying a Verdict to the bytes, in place: the routed rewrite (MACs, TTL with RFC 1624's incremental
 // checksum), the NVGRE header pushed into the headroom, and the replies the host writes itself (ARP, NA,
-// echo reply, time exceeded). A reply is built in the frame's own slot: a same-length one over the request,
-// a longer one reaching back into the headroom (`floor` is the lowest byte that may be written). Nothing
-// here decides anything (pipeline.ts did) and nothing allocates.
+// echo reply, time exceeded, fragmentation needed / packet too big). A reply is built in the frame's own
+// slot: a same-length one over the request, a longer one reaching back into the headroom (`floor` is the
+// lowest byte that may be written). Nothing here decides anything (pipeline.ts did) and nothing allocates.
 import {IPV6_ADDR_LEN, setMac} from '../wire/address.js'
 import {Arp, ArpOp} from '../wire/arp.js'
 import {setU16, setU32, u16, u32} from '../wire/bytes.js'
 import {ChecksumMode, checksumUpdate16, fillChecksum, ipv6PseudoSum} from '../wire/checksum.js'
 import {Eth, EtherType, writeEthernetHeader} from '../wire/ethernet.js'
-import {ICMPV4_ECHO_REPLY, ICMPV4_EXCEEDED_TTL, ICMPV4_TIME_EXCEEDED, Icmpv4} from '../wire/icmpv4.js'
+import {ICMPV4_DEST_UNREACHABLE, ICMPV4_ECHO_REPLY, ICMPV4_EXCEEDED_TTL, ICMPV4_TIME_EXCEEDED, ICMPV4_UNREACH_FRAG_NEEDED, Icmpv4} from '../wire/icmpv4.js'
 import {
   ICMPV6_ECHO_REPLY,
   ICMPV6_NEIGHBOR_ADVERT,
+  ICMPV6_PACKET_TOO_BIG,
   ICMPV6_TIME_EXCEEDED,
   Icmpv6,
   Nd,
@@ -24,6 +25,7 @@ import {IpProto} from '../wire/ip.js'
 import {Ipv4, writeIpv4Header} from '../wire/ipv4.js'
 import {IPV6_MIN_MTU, Ipv6, writeIpv6Fixed} from '../wire/ipv6.js'
 import {NVGRE_HEADER_LEN, writeNvgreHeader} from '../wire/nvgre.js'
+import {writeDhcpReply} from './dhcp-responder.js'
 import type {Verdict} from './pipeline.js'
 import {Reply} from './stages.js'
 import {NONE, type ForwardingTable} from './table.js'
@@ -81,8 +83,17 @@ export function writeReply(t: ForwardingTable, v: Verdict, buf: Buffer, floor: n
       return neighborAdvert(buf, v, floor)
     case Reply.ECHO:
       return v.family === 4 ? echoReply4(buf, v) : echoReply6(buf, v)
+    case Reply.DHCP:
+      return writeDhcpReply(t, v, buf, floor)
     case Reply.TIME_EXCEEDED:
-      return v.family === 4 ? timeExceeded4(t, buf, v, floor) : timeExceeded6(t, buf, v, floor)
+      return v.family === 4
+        ? icmpError4(t, buf, v, floor, ICMPV4_TIME_EXCEEDED, ICMPV4_EXCEEDED_TTL, 0)
+        : icmpError6(t, buf, v, floor, ICMPV6_TIME_EXCEEDED, 0, 0)
+    case Reply.PACKET_TOO_BIG:
+      // RFC 1191 §4: the next-hop MTU in the low 16 bits of the unused word; RFC 4443 §3.2: all 32.
+      return v.family === 4
+        ? icmpError4(t, buf, v, floor, ICMPV4_DEST_UNREACHABLE, ICMPV4_UNREACH_FRAG_NEEDED, v.mtu & 0xffff)
+        : icmpError6(t, buf, v, floor, ICMPV6_PACKET_TOO_BIG, 0, v.mtu)
     default:
       return false
   }
@@ -207,10 +218,11 @@ function setWords(buf: Buffer, off: number, w0: number, w1: number, w2: number, 
 }
 
 /**
- * ICMP time exceeded (RFC 792) from the gateway, quoting the expired packet's header and 8 bytes, which
- * stay where they are: the new Ethernet, IPv4 and ICMP headers are written in front of them.
+ * An ICMP error (RFC 792: time exceeded, fragmentation needed) from the gateway, quoting the offending
+ * packet's header and 8 bytes, which stay where they are: the new Ethernet, IPv4 and ICMP headers are
+ * written in front of them. `rest` is the word after the checksum (unused, or the next-hop MTU).
  */
-function timeExceeded4(t: ForwardingTable, buf: Buffer, v: Verdict, floor: number): boolean {
+function icmpError4(t: ForwardingTable, buf: Buffer, v: Verdict, floor: number, type: number, code: number, rest: number): boolean {
   const orig = v.l3Off
   const quote = Math.min(v.l3End - orig, ((buf[orig + Ipv4.VER_IHL] & 15) << 2) + ICMPV4_QUOTE_DATA)
   const icmp = orig - Icmpv4.HEADER_LEN
@@ -221,19 +233,22 @@ function timeExceeded4(t: ForwardingTable, buf: Buffer, v: Verdict, floor: numbe
   writeEthernetHeader(buf, start, v.dstMacHi, v.dstMacLo, v.srcMacHi, v.srcMacLo, EtherType.IPV4)
   writeIpv4Header(buf, ip, Ipv4.HEADER_LEN, 0, Ipv4.HEADER_LEN + Icmpv4.HEADER_LEN + quote, 0, 0, REPLY_TTL, IpProto.ICMP, t.gateways.address[v.gateway * 4], asker)
   fillChecksum(buf, ip, ip + Ipv4.HEADER_LEN, ip + Ipv4.CHECKSUM, 0, ChecksumMode.COMPUTE)
-  buf[icmp + Icmpv4.TYPE] = ICMPV4_TIME_EXCEEDED
-  buf[icmp + Icmpv4.CODE] = ICMPV4_EXCEEDED_TTL
-  // Checksum, then the unused word (where echo keeps its identifier and sequence number).
+  buf[icmp + Icmpv4.TYPE] = type
+  buf[icmp + Icmpv4.CODE] = code
+  // Checksum, then the word where echo keeps its identifier and sequence number.
   setU16(buf, icmp + Icmpv4.CHECKSUM, 0)
-  setU32(buf, icmp + Icmpv4.IDENT, 0)
+  setU32(buf, icmp + Icmpv4.IDENT, rest)
   fillChecksum(buf, icmp, orig + quote, icmp + Icmpv4.CHECKSUM, 0, ChecksumMode.COMPUTE)
   v.outOff = start
   v.outEnd = orig + quote
   return true
 }
 
-/** ICMPv6 time exceeded (RFC 4443 §3.3), quoting as much of the packet as fits in 1280 bytes. */
-function timeExceeded6(t: ForwardingTable, buf: Buffer, v: Verdict, floor: number): boolean {
+/**
+ * An ICMPv6 error (RFC 4443 §3.3 time exceeded, §3.2 packet too big), quoting as much of the packet as
+ * fits in 1280 bytes; `rest` is the word after the checksum (unused, or the MTU).
+ */
+function icmpError6(t: ForwardingTable, buf: Buffer, v: Verdict, floor: number, type: number, code: number, rest: number): boolean {
   const orig = v.l3Off
   const quote = Math.min(v.l3End - orig, IPV6_MIN_MTU - Ipv6.HEADER_LEN - Icmpv6.HEADER_LEN)
   const icmp = orig - Icmpv6.HEADER_LEN
@@ -247,10 +262,10 @@ function timeExceeded6(t: ForwardingTable, buf: Buffer, v: Verdict, floor: numbe
   setWords(buf, ip + Ipv6.SRC, a[g], a[g + 1], a[g + 2], a[g + 3])
   // The asker's address, from the quoted header just behind (these bytes do not overlap).
   for (let i = 0; i < IPV6_ADDR_LEN; i++) buf[ip + Ipv6.DST + i] = buf[orig + Ipv6.SRC + i]
-  buf[icmp + Icmpv6.TYPE] = ICMPV6_TIME_EXCEEDED
-  buf[icmp + Icmpv6.CODE] = 0
+  buf[icmp + Icmpv6.TYPE] = type
+  buf[icmp + Icmpv6.CODE] = code
   setU16(buf, icmp + Icmpv6.CHECKSUM, 0)
-  setU32(buf, icmp + Icmpv6.IDENT, 0)
+  setU32(buf, icmp + Icmpv6.IDENT, rest)
   const len = Icmpv6.HEADER_LEN + quote
   fillChecksum(buf, icmp, icmp + len, icmp + Icmpv6.CHECKSUM, ipv6PseudoSum(buf, ip + Ipv6.SRC, ip + Ipv6.DST, IpProto.ICMPV6) + len, ChecksumMode.COMPUTE)
   v.outOff = start

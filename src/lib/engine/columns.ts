@@ -26,6 +26,8 @@ export interface PortIn {
   macHi: number
   macLo: number
   vsid: number
+  /** Set-VMNetworkAdapter -Dhcp: the engine answers the adapter's DHCP. */
+  dhcp: boolean
 }
 
 /** Distinct addresses (the PAs), in the order first added; only ever grows, so columns can share it. */
@@ -313,6 +315,8 @@ export class PolicyColumns {
   /** This host's ProviderAddresses, as indices into `pas`. */
   readonly localPas: number[] = []
   readonly ports: PortIn[] = []
+  /** Set-NetVirtualizationGlobal -UseExternalRouter. */
+  useExternalRouter = false
 
   constructor(
     readonly records: RecordColumns,

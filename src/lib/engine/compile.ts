@@ -42,6 +42,7 @@ import {
 } from './table.js'
 import {ipv4Text, PolicyColumns, RecordColumns, RouteColumns, TextList, type Address, type AddressList, type PortIn} from './columns.js'
 import {WordMapBuilder} from './word-map.js'
+import {buildFloodLists} from './flood.js'
 
 /** reference/hnv.md §1: VSIDs 4096..16777214; 0 on an adapter means not virtualized. */
 export const VSID_MIN = 4096
@@ -71,6 +72,7 @@ export function compile(policy: PolicyDocument, revision: number): ForwardingTab
   sources.CustomerRoutes.forEach((row, i) => parseRoute(row, i, columns.routes))
   sources.LookupRecords.forEach((row, i) => vmNames.set(i, parseRecord(row, i, columns.records, columns.pas)))
   parsePortsAndProviderAddresses(sources.VMNetworkAdapters, sources.ProviderAddresses, columns)
+  columns.useExternalRouter = (policy.Global as {UseExternalRouter?: unknown} | undefined)?.UseExternalRouter === true
   return compileColumns(columns, revision, sources)
 }
 
@@ -214,6 +216,7 @@ function parsePort(row: Row, i: number): PortIn {
     macHi: macHiOf(mac),
     macLo: macLoOf(mac),
     vsid,
+    dhcp: row.Dhcp === true || row.Dhcp === 1 || row.Dhcp === 'true' || row.Dhcp === 'True',
   }
 }
 
@@ -221,6 +224,31 @@ function parsePort(row: Row, i: number): PortIn {
 
 const EMPTY_ROUTES4 = Ipv4PrefixTable.build([])
 const EMPTY_ROUTES6 = Ipv6PrefixTable.build([])
+
+/**
+ * UseExternalRouter: per routing domain, the prefix tables of the routes that name a next hop (no on-link
+ * route), where traffic for another subnet looks for its router. Built only when the setting is on.
+ */
+function externalRouteTables(columns: PolicyColumns, domainCount: number, routeDomain: Int32Array, routeOrder: ArrayLike<number>, routeOnLink: Uint8Array): {routes4: Ipv4PrefixTable[]; routes6: Ipv6PrefixTable[]} {
+  const routes4: Ipv4PrefixTable[] = new Array<Ipv4PrefixTable>(domainCount).fill(EMPTY_ROUTES4)
+  const routes6: Ipv6PrefixTable[] = new Array<Ipv6PrefixTable>(domainCount).fill(EMPTY_ROUTES6)
+  if (!columns.useExternalRouter) return {routes4, routes6}
+  const rt = columns.routes
+  const entries4: Ipv4PrefixEntry[][] = Array.from({length: domainCount}, () => [])
+  const entries6: Ipv6PrefixEntry[][] = Array.from({length: domainCount}, () => [])
+  for (let i = 0; i < rt.count; i++) {
+    if (routeOnLink[i] === 1) continue
+    const from = routeOrder[i]
+    const k = from * 4
+    if (rt.family[from] === 4) entries4[routeDomain[i]].push({address: rt.prefix[k], length: rt.length[from], value: i})
+    else entries6[routeDomain[i]].push({address: wordBytes(rt.prefix, k), length: rt.length[from], value: i})
+  }
+  for (let d = 0; d < domainCount; d++) {
+    if (entries4[d].length > 0) routes4[d] = Ipv4PrefixTable.build(entries4[d])
+    if (entries6[d].length > 0) routes6[d] = Ipv6PrefixTable.build(entries6[d])
+  }
+  return {routes4, routes6}
+}
 
 /** What compileColumns may take from the last compile: its table was compiled from `routes`. */
 export interface PreviousCompile {
@@ -315,6 +343,7 @@ export function compileColumns(columns: PolicyColumns, revision: number, sources
   const routeOnLink = new Uint8Array(routeCount)
   const routeNextHop = new Uint32Array(routeCount * 4)
   const routeMetric = new Uint32Array(routeCount)
+  const routeLength = new Uint8Array(routeCount)
   const routeOrigin = new Int32Array(routeCount)
   for (let i = 0; i < routeCount; i++) {
     const from = routeOrder[i]
@@ -325,6 +354,7 @@ export function compileColumns(columns: PolicyColumns, revision: number, sources
     for (let w = 0; w < 4; w++) routeNextHop[i * 4 + w] = rt.nextHop[k + w]
     routeOnLink[i] = isZeroAt(rt.nextHop, from) ? 1 : 0
     routeMetric[i] = rt.metric[from]
+    routeLength[i] = rt.length[from]
     routeOrigin[i] = from
   }
   // Tables are immutable: domains without routes of a family share one empty table, and a table of the
@@ -353,6 +383,7 @@ export function compileColumns(columns: PolicyColumns, revision: number, sources
       start = i
     }
   }
+  const external = externalRouteTables(columns, domainCount, routeDomain, routeOrder, routeOnLink)
 
   // Gateways: the lowest host address of each on-link route, once per VSID (the first route's), sorted.
   const candidates: number[] = []
@@ -411,6 +442,7 @@ export function compileColumns(columns: PolicyColumns, revision: number, sources
   const byCa4 = new WordMapBuilder(2, count4)
   const byCa6 = new WordMapBuilder(5, count6)
   const wildcardByMac = new WordMapBuilder(3, countWildcard)
+  const gatewayByPa = new WordMapBuilder(2, countWildcard)
   for (let i = 0; i < recordCount; i++) {
     const from = recordOrder[i]
     const v = recordVsidIn[from]
@@ -432,6 +464,7 @@ export function compileColumns(columns: PolicyColumns, revision: number, sources
     recordOrigin[i] = from
     if (rec.type[from] === RecordType.L2_ONLY || rec.type[from] === RecordType.GATEWAY_WILDCARD) {
       wildcardByMac.add3(v, rec.macHi[from], rec.macLo[from], i)
+      if (rec.type[from] === RecordType.GATEWAY_WILDCARD) gatewayByPa.add2(domain, recordPa[i], i)
       continue
     }
     const previous = rec.family[from] === 4 ? byCa4.add2(domain, ca[k], i) : byCa6.add5(domain, ca[k], ca[k + 1], ca[k + 2], ca[k + 3], i)
@@ -510,8 +543,21 @@ export function compileColumns(columns: PolicyColumns, revision: number, sources
     routerMacLo[v * 2 + f] = gwMacLo[g]
   }
 
-  // Ports.
+  // Ports; a -Dhcp adapter's address is the IPv4 record of its MAC in its VSID (the first, in table order).
   const portsIn = [...columns.ports].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.origin - b.origin))
+  const portDhcpRecord = new Int32Array(portsIn.length).fill(NONE)
+  if (portsIn.some((p) => p.dhcp)) {
+    const byMac = new Map<string, number>()
+    for (let r = recordCount - 1; r >= 0; r--) {
+      if (recordFamily[r] === 4 && (recordTypes[r] === RecordType.STATIC || recordTypes[r] === RecordType.DYNAMIC)) {
+        byMac.set(recordVsid[r] + ':' + recordMacHi[r] + ':' + recordMacLo[r], r)
+      }
+    }
+    portsIn.forEach((p, i) => {
+      if (!p.dhcp || p.vsid === 0) return
+      portDhcpRecord[i] = byMac.get(vsidIndex.get(p.vsid)! + ':' + p.macHi + ':' + p.macLo) ?? NONE
+    })
+  }
   const portByName = new Map<string, number>()
   const portByMac = new WordMapBuilder(3, portsIn.length)
   const portVsid = new Int32Array(portsIn.length).fill(NONE)
@@ -530,6 +576,23 @@ export function compileColumns(columns: PolicyColumns, revision: number, sources
     }
   })
 
+  const portMacHi = Uint32Array.from(portsIn, (p) => p.macHi)
+  const portMacLo = Uint32Array.from(portsIn, (p) => p.macLo)
+  const flood = buildFloodLists({
+    vsidCount,
+    recordVsid,
+    recordPa,
+    recordType: recordTypes,
+    recordRule,
+    recordGateway,
+    recordMacHi,
+    recordMacLo,
+    paLocal,
+    portVsid,
+    portMacHi,
+    portMacLo,
+  })
+
   // Texts the hot path never reads are made on first use (dump, explanations): 100k strings made and
   // kept per reload would cost more than the rest of the compile.
   let routeTexts: {prefix: string[]; nextHop: string[]} | undefined
@@ -538,7 +601,8 @@ export function compileColumns(columns: PolicyColumns, revision: number, sources
   let gwTexts: string[] | undefined
   return new ForwardingTable({
     revision,
-    domains: {count: domainCount, rdid: domainRdid, routes4, routes6},
+    domains: {count: domainCount, rdid: domainRdid, routes4, routes6, external4: external.routes4, external6: external.routes6},
+    useExternalRouter: columns.useExternalRouter,
     vsids: {
       count: vsidCount,
       value: vsidValues,
@@ -563,6 +627,7 @@ export function compileColumns(columns: PolicyColumns, revision: number, sources
         return (routeTexts ??= routeTextsOf(rt, routeOrigin)).nextHop
       },
       metric: routeMetric,
+      length: routeLength,
       origin: routeOrigin,
     },
     records: {
@@ -587,6 +652,7 @@ export function compileColumns(columns: PolicyColumns, revision: number, sources
       byCa4: byCa4Map,
       byCa6: byCa6Map,
       wildcardByMac: wildcardByMac.build(),
+      gatewayByPa: gatewayByPa.build(),
     },
     gateways: {
       count: gwCount,
@@ -618,14 +684,17 @@ export function compileColumns(columns: PolicyColumns, revision: number, sources
       vmName: portsIn.map((p) => p.vmName),
       adapter: portsIn.map((p) => p.adapter),
       macText: portsIn.map((p) => p.mac),
-      macHi: Uint32Array.from(portsIn, (p) => p.macHi),
-      macLo: Uint32Array.from(portsIn, (p) => p.macLo),
+      macHi: portMacHi,
+      macLo: portMacLo,
       vsidValue: Uint32Array.from(portsIn, (p) => p.vsid),
       vsid: portVsid,
       origin: Int32Array.from(portsIn, (p) => p.origin),
+      dhcp: Uint8Array.from(portsIn, (p) => (p.dhcp ? 1 : 0)),
+      dhcpRecord: portDhcpRecord,
       byName: portByName,
       byMac: portByMac.build(),
     },
+    flood,
     sources,
   })
 }

@@ -30,11 +30,13 @@ import {
 import {ipv4ToString, ipv6ToString} from '../wire/address.js'
 import {pushNvgre, rewriteRouted, writeReply} from './actions.js'
 import {CounterTable, namedCounts, PORT_COUNTER_NAMES, PortCounter, VSID_COUNTER_NAMES, VsidCounter} from './counters.js'
-import {Action, Pipeline, Verdict} from './pipeline.js'
+import {Action, FloodKind, Pipeline, Verdict} from './pipeline.js'
+import {LearnQueue, takeDynamicHits, type LearnedRecord} from './learning.js'
 import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES} from './stages.js'
-import {NONE, PA_STRIDE, type ForwardingTable} from './table.js'
+import {NONE, PA_STRIDE, macText, type ForwardingTable} from './table.js'
 import {COALESCE_STAT_NAMES, Coalescer, GSO_MAX_IP_LEN, OffloadBatch, SEGMENT_STAT_NAMES, Segmenter, innerMtu, type Memcpy} from './offload.js'
 import {vnetIngress, writeVnetNone} from './vnet.js'
+import type {EngineTap, TapHost} from './tap.js'
 
 export interface EngineOptions {
   /** One per local PA family/address the runtime opened; may be empty. */
@@ -79,6 +81,16 @@ export interface VsidStatus {
   drops: number
 }
 
+/** Traffic that resolved to one lookup record (sent to its CA: delivered locally or encapsulated to its PA). */
+export interface RecordStatus {
+  CustomerAddress: string
+  VirtualSubnetID: number
+  MACAddress: string
+  ProviderAddress: string
+  packets: number
+  bytes: number
+}
+
 export interface EngineStatus {
   /** Revision of the table applied; null before the first load. */
   revision: number | null
@@ -90,6 +102,10 @@ export interface EngineStatus {
   drops: Record<string, number>
   /** Frames the engine answered itself, by kind (arp-reply, neighbor-advert, echo-reply, time-exceeded). */
   replies: Record<string, number>
+  /** Broadcast, multicast and L2Only ARP copied by source replication (FLOOD_COUNTER_NAMES). */
+  flood: Record<string, number>
+  /** Lookup records that traffic resolved to, with their counts (records never used are left out). */
+  records: RecordStatus[]
   underlays: UnderlayStatus[]
   /** Segmentation (TAP super-frames -> MTU-sized frames) and coalescing (GRO) counters. */
   offload: {segment: Record<string, number>; coalesce: Record<string, number>}
@@ -185,6 +201,8 @@ class UnderlayTx extends TxBatch implements UnderlayTxBatch {
 }
 
 const EMPTY = Buffer.alloc(0)
+/** Room in front of an injected frame: NVGRE and the replies the engine writes fit in it. */
+const INJECT_HEADROOM = 128
 
 interface PortSlot {
   index: number
@@ -231,9 +249,29 @@ interface Loaded {
   vsidRow: Int32Array
   /** Table PA row -> the underlay slot bound to that local PA (NONE: the family's default). */
   paUnderlay: Int32Array
+  /** Per table record: packets, bytes resolved to it (two columns; carried over a reload by VSID and CA). */
+  recordCounts: Float64Array
+  /** Table record row -> 1 once a packet used it (source or destination) since the last takeLearning(). */
+  hits: Uint8Array
 }
 
-export class Engine {
+/** Columns of the flood counters: frames flooded, the copies to ports and to PAs they made. */
+export const FloodCounter = {FRAMES: 0, PORT_COPIES: 1, UNDERLAY_COPIES: 2} as const
+export const FLOOD_COUNTER_NAMES: readonly string[] = ['frames', 'portCopies', 'underlayCopies']
+
+/** What the control path takes from the engine each learning tick (learning.ts). */
+export interface LearningHarvest {
+  /** Addresses L2Only VMs' ARP replies taught since the last harvest. */
+  learned: LearnedRecord[]
+  /** Dynamic records packets used since the last harvest (learning.ts recordKey). */
+  used: string[]
+  /** The table in force (its Dynamic records are the ones to age), or null before the first load. */
+  table: ForwardingTable | null
+}
+
+export class Engine implements TapHost {
+  /** Capture and live trace (tap.ts): null unless armed, looked at once per batch. */
+  tap: EngineTap | null = null
   private loaded: Loaded | null = null
   private readonly pipeline = new Pipeline()
   private readonly verdict = new Verdict()
@@ -252,6 +290,10 @@ export class Engine {
   private touchedCount = 0
   private readonly drops = new Float64Array(DROP_REASON_COUNT)
   private readonly replies = new Float64Array(REPLY_COUNT)
+  private readonly floods = new Float64Array(FLOOD_COUNTER_NAMES.length)
+  private readonly learnQueue = new LearnQueue()
+  /** Dynamic records used under tables swapped out since the last harvest. */
+  private usedBeforeSwap: string[] = []
   private readonly portCounters = new CounterTable(PORT_COUNTER_NAMES)
   private readonly vsidCounters = new CounterTable(VSID_COUNTER_NAMES)
   private closed = false
@@ -274,6 +316,11 @@ export class Engine {
     this.underlays = options.underlays.map((underlay) => ({underlay, tx: new UnderlayTx(this.capacity)}))
     // underlay.mtu is the largest GRE packet: minus the GRE header with key (8) and the inner Ethernet (14).
     this.maxInnerIp = options.underlays.length === 0 ? DEFAULT_INNER_MTU : Math.min(...options.underlays.map((u) => u.mtu - 22))
+    // The MTU stage holds frames to the tightest underlay of their PA's family.
+    for (const family of [4, 6] as const) {
+      const mtus = options.underlays.filter((u) => u.family === family).map((u) => u.mtu)
+      if (mtus.length > 0) this.pipeline.underlayMtu[family === 4 ? 0 : 1] = Math.min(...mtus)
+    }
     this.underlays.forEach((slot, i) => {
       if (slot.underlay.family === 4 && this.defaultUnderlay4 === NONE) this.defaultUnderlay4 = i
       if (slot.underlay.family === 6 && this.defaultUnderlay6 === NONE) this.defaultUnderlay6 = i
@@ -309,7 +356,8 @@ export class Engine {
       if (table.pas.local[p] !== 1) continue
       paUnderlay[p] = this.underlays.findIndex(({underlay}) => underlay.family === table.pas.family[p] && sameAddress(underlay.local, table.pas.bytes, p * PA_STRIDE))
     }
-    this.loaded = {table, portSlot, vsidRow, paUnderlay}
+    if (this.loaded !== null) this.usedBeforeSwap.push(...takeDynamicHits(this.loaded.table, this.loaded.hits))
+    this.loaded = {table, portSlot, vsidRow, paUnderlay, recordCounts: carryRecordCounts(this.loaded, table), hits: new Uint8Array(table.records.count)}
   }
 
   /** Starts a VM port; its frames are forwarded once the table names it (port.name = InterfaceName). */
@@ -404,6 +452,8 @@ export class Engine {
       vsids,
       drops: namedCounts(DROP_REASON_NAMES, this.drops),
       replies: namedCounts(REPLY_NAMES, this.replies),
+      flood: namedCounts(FLOOD_COUNTER_NAMES, this.floods),
+      records: this.loaded === null ? [] : recordStatus(this.loaded),
       underlays: this.underlays.map(({underlay}) => ({
         family: underlay.family,
         local: underlay.local === null ? null : addressText(underlay.local),
@@ -433,6 +483,7 @@ export class Engine {
     const tablePort = loaded === null ? NONE : slot.tablePort
     const pc = this.portCounters.values
     const row = slot.index * this.portCounters.width
+    if (this.tap !== null && slot.port !== null) this.tap.portIn(this, slot.port.name, tablePort, batch, vnetLen)
     for (let i = 0; i < batch.count; i++) {
       const base = batch.offsets[i]
       const len = batch.lengths[i]
@@ -447,19 +498,23 @@ export class Engine {
         let refused = len < vnetLen ? DropReason.MALFORMED : vnetIngress(buf, base, base + vnetLen, end)
         // A GSO super-frame: cut into segments in the arena, each forwarded as a frame of its own.
         if (refused === DropReason.OFFLOAD_UNSUPPORTED && this.arena !== null) refused = this.segmentFrame(loaded, slot, buf, base, base + vnetLen, end)
-        else if (refused === DropReason.NONE) {
-          this.pipeline.fromPort(loaded.table, tablePort, buf, base + vnetLen, end, v)
-          this.countVsid(loaded, v.vsid, len)
-          this.apply(loaded, v, buf, base - headroom, slot.index)
-        }
+        else if (refused === DropReason.NONE) this.forward(loaded, slot, buf, base + vnetLen, end, base - headroom, len)
         if (refused !== DropReason.NONE) this.drop(loaded, refused, slot.index, NONE)
         continue
       }
-      this.pipeline.fromPort(loaded.table, tablePort, buf, base, end, v)
-      this.countVsid(loaded, v.vsid, len)
-      this.apply(loaded, v, buf, base - headroom, slot.index)
+      this.forward(loaded, slot, buf, base, end, base - headroom, len)
     }
     this.flush()
+  }
+
+  /** One frame `buf[off, end)` from a port through the pipeline and its verdict; `floor` starts its slot. */
+  private forward(loaded: Loaded, slot: PortSlot, buf: Buffer, off: number, end: number, floor: number, len: number): void {
+    const v = this.verdict
+    this.pipeline.fromPort(loaded.table, slot.tablePort, buf, off, end, v)
+    this.countVsid(loaded, v.vsid, len)
+    if (v.srcRecord !== NONE) loaded.hits[v.srcRecord] = 1
+    if (v.dstRecord !== NONE) loaded.hits[v.dstRecord] = 1
+    this.apply(loaded, v, buf, floor, slot.index)
   }
 
   /**
@@ -472,14 +527,11 @@ export class Engine {
     const first = arena.count
     const n = this.segmenter.segment(buf, hdr, frame, end, this.maxInnerIp, arena, SEGMENT_HEADROOM)
     if (n < 0) return -n
-    const v = this.verdict
     const out = arena.buffer
     for (let k = first; k < first + n; k++) {
       const off = arena.offsets[k]
       const len = arena.lengths[k]
-      this.pipeline.fromPort(loaded.table, slot.tablePort, out, off, off + len, v)
-      this.countVsid(loaded, v.vsid, len)
-      this.apply(loaded, v, out, off - SEGMENT_HEADROOM, slot.index)
+      this.forward(loaded, slot, out, off, off + len, off - SEGMENT_HEADROOM, len)
     }
     return DropReason.NONE
   }
@@ -494,15 +546,22 @@ export class Engine {
     const v = this.verdict
     const buf = batch.buffer
     const family = slot.underlay.family
+    if (this.tap !== null) this.tap.underlayIn(this, family, batch)
     for (let i = 0; i < batch.count; i++) {
       const base = batch.offsets[i]
       const end = base + batch.lengths[i]
       this.pipeline.fromUnderlay(t, family, buf, base, end, batch.addrs, i * ADDR_STRIDE, v)
       this.countVsid(loaded, v.vsid, end - v.outOff)
+      if (v.srcRecord !== NONE) loaded.hits[v.srcRecord] = 1
+      if (v.action === Action.FLOOD) {
+        this.floodToPorts(loaded, v, buf, base - batch.headroom, NONE)
+        continue
+      }
       if (v.action !== Action.DELIVER) {
         this.drop(loaded, v.reason, NONE, v.vsid)
         continue
       }
+      if (v.learn) this.learnQueue.push(t, t.vsids.value[v.vsid], v.learnCa, v.learnMacHi, v.learnMacLo, v.learnPa)
       const out = loaded.portSlot[v.outPort]
       if (out === NONE) this.drop(loaded, DropReason.PORT_NOT_ATTACHED, NONE, v.vsid)
       else this.toPort(loaded, out, buf, v.outOff, end, base - batch.headroom, v.vsid)
@@ -517,14 +576,19 @@ export class Engine {
         const out = loaded.portSlot[v.outPort]
         if (out === NONE) return this.drop(loaded, DropReason.PORT_NOT_ATTACHED, inSlot, v.vsid)
         if (v.routed) rewriteRouted(buf, v)
+        this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)
+        if (v.learn) this.learnQueue.push(loaded.table, loaded.table.vsids.value[v.vsid], v.learnCa, v.learnMacHi, v.learnMacLo, v.learnPa)
         return this.toPort(loaded, out, buf, v.frameOff, v.frameEnd, floor, v.vsid)
       }
+      case Action.FLOOD:
+        return this.floodFromPort(loaded, v, buf, floor, inSlot)
       case Action.ENCAP: {
         const u = this.underlayFor(loaded, v)
         if (u === NONE) return this.drop(loaded, DropReason.NO_UNDERLAY, inSlot, v.vsid)
         if (v.routed) rewriteRouted(buf, v)
         const start = pushNvgre(buf, v, floor)
         if (start < 0) return this.drop(loaded, DropReason.NO_HEADROOM, inSlot, v.vsid)
+        this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)
         return this.toUnderlay(u, buf, start, v.frameEnd, loaded.table, v.pa)
       }
       case Action.REPLY: {
@@ -538,6 +602,56 @@ export class Engine {
       default:
         return this.drop(loaded, v.reason, inSlot, v.vsid)
     }
+  }
+
+  /**
+   * FLOOD from a port: a copy to each other local port of the kind's list, then the frame encapsulated
+   * once and sent to each PA of the list (source replication: the same bytes, one destination each).
+   */
+  private floodFromPort(loaded: Loaded, v: Verdict, buf: Buffer, floor: number, inSlot: number): void {
+    const vnet = this.floodToPorts(loaded, v, buf, floor, inSlot)
+    const f = loaded.table.flood
+    const l2 = v.flood === FloodKind.L2_ONLY
+    const start = l2 ? f.l2PaStart : f.paStart
+    const pas = l2 ? f.l2Pas : f.pas
+    const first = start[v.vsid]
+    const last = start[v.vsid + 1]
+    if (first === last) return
+    // The ports' virtio headers sit where the GRE header goes: send those copies before writing it.
+    if (vnet) this.sendQueued()
+    const at = pushNvgre(buf, v, floor)
+    if (at < 0) return this.drop(loaded, DropReason.NO_HEADROOM, inSlot, v.vsid)
+    for (let i = first; i < last; i++) {
+      v.pa = pas[i]
+      const u = this.underlayFor(loaded, v)
+      if (u === NONE) {
+        this.drop(loaded, DropReason.NO_UNDERLAY, inSlot, v.vsid)
+        continue
+      }
+      this.toUnderlay(u, buf, at, v.frameEnd, loaded.table, v.pa)
+      this.floods[FloodCounter.UNDERLAY_COPIES]++
+    }
+  }
+
+  /**
+   * FLOOD's local copies: the frame to each port of the kind's list but the ingress one (`inSlot`, NONE
+   * from the underlay). Returns whether any of them has a virtio header.
+   */
+  private floodToPorts(loaded: Loaded, v: Verdict, buf: Buffer, floor: number, inSlot: number): boolean {
+    const f = loaded.table.flood
+    const l2 = v.flood === FloodKind.L2_ONLY
+    const start = l2 ? f.l2PortStart : f.portStart
+    const ports = l2 ? f.l2Ports : f.ports
+    this.floods[FloodCounter.FRAMES]++
+    let vnet = false
+    for (let i = start[v.vsid]; i < start[v.vsid + 1]; i++) {
+      const out = loaded.portSlot[ports[i]]
+      if (out === NONE || out === inSlot) continue
+      this.toPort(loaded, out, buf, v.frameOff, v.frameEnd, floor, v.vsid)
+      this.floods[FloodCounter.PORT_COPIES]++
+      if (this.slots[out].vnetLen !== 0) vnet = true
+    }
+    return vnet
   }
 
   /** Queues `buf[off, end)` for port slot `out` (behind a zero virtio header when the port has one). */
@@ -589,6 +703,12 @@ export class Engine {
 
   /** One send per port and per underlay touched by the batch; the arena is free again afterwards. */
   private flush(): void {
+    this.sendQueued()
+    this.arena?.reset()
+  }
+
+  /** Sends everything queued; the arena keeps its segments (a flood mid-segmentation sends early). */
+  private sendQueued(): void {
     for (let i = 0; i < this.touchedCount; i++) {
       const slot = this.slots[this.touched[i]]
       slot.queued = false
@@ -596,7 +716,6 @@ export class Engine {
     }
     this.touchedCount = 0
     for (let u = 0; u < this.underlays.length; u++) this.sendUnderlay(u)
-    this.arena?.reset()
   }
 
   /** Sends what is queued for a port: coalesced into super-frames when it takes them and there are two or more. */
@@ -631,6 +750,7 @@ export class Engine {
         count = made
       }
     }
+    if (this.tap !== null) this.tap.portOut(this, slot.port.name, slot.tablePort, batch, count, slot.vnetLen)
     const sent = slot.port.send(batch, 0, count)
     let bytes = 0
     for (let k = 0; k < sent; k++) bytes += batch.lengths[k]
@@ -646,6 +766,7 @@ export class Engine {
     if (n === 0) return
     tx.group()
     tx.count = 0
+    if (this.tap !== null) this.tap.underlayOut(this, underlay.family, underlay.local, tx, n)
     const sent = underlay.send(tx, 0, n)
     if (sent < n) this.drops[DropReason.TX_DROPPED] += n - sent
   }
@@ -654,6 +775,13 @@ export class Engine {
     this.drops[reason]++
     if (inSlot !== NONE) this.portCounters.values[inSlot * this.portCounters.width + PortCounter.DROPS]++
     if (vsid !== NONE && loaded !== null) this.vsidCounters.values[loaded.vsidRow[vsid] * this.vsidCounters.width + VsidCounter.DROPS]++
+  }
+
+  private countRecord(loaded: Loaded, record: number, bytes: number): void {
+    if (record === NONE) return
+    const counts = loaded.recordCounts
+    counts[record * 2]++
+    counts[record * 2 + 1] += bytes
   }
 
   private countVsid(loaded: Loaded, vsid: number, bytes: number): void {
@@ -665,6 +793,46 @@ export class Engine {
   }
 
   // ---- control path ----
+
+  /** The table in force (TapHost). */
+  table(): ForwardingTable | null {
+    return this.loaded?.table ?? null
+  }
+
+  /** The engine's own pipeline, for a tap's copy of a frame about to be processed (TapHost). */
+  decidePort(port: number, buf: Buffer, off: number, end: number, v: Verdict): void {
+    if (this.loaded !== null) this.pipeline.fromPort(this.loaded.table, port, buf, off, end, v)
+  }
+
+  decideUnderlay(family: number, buf: Buffer, off: number, end: number, addrs: Uint8Array, addrOff: number, v: Verdict): void {
+    if (this.loaded !== null) this.pipeline.fromUnderlay(this.loaded.table, family, buf, off, end, addrs, addrOff, v)
+  }
+
+  /**
+   * Processes `frame` as if the port named `name` had just read it (live trace's probe): the same path,
+   * counters included. False when no such port is attached.
+   */
+  inject(name: string, frame: Uint8Array): boolean {
+    const slot = this.slotByName.get(name)
+    if (slot === undefined || slot.port === null) return false
+    const headroom = INJECT_HEADROOM
+    const buffer = Buffer.alloc(headroom + slot.vnetLen + frame.length)
+    if (slot.vnetLen !== 0) writeVnetNone(buffer, headroom, slot.vnetLen)
+    buffer.set(frame, headroom + slot.vnetLen)
+    const batch: RxBatch = {buffer, offsets: Uint32Array.of(headroom), lengths: Uint32Array.of(slot.vnetLen + frame.length), count: 1, headroom}
+    this.growCapacity(1)
+    this.portBatch(slot, batch)
+    return true
+  }
+
+  /** What learning.ts's tick needs: the learned addresses and the Dynamic records used, since last time. */
+  takeLearning(): LearningHarvest {
+    const loaded = this.loaded
+    const used = this.usedBeforeSwap
+    this.usedBeforeSwap = []
+    if (loaded !== null) used.push(...takeDynamicHits(loaded.table, loaded.hits))
+    return {learned: this.learnQueue.drain(), used, table: loaded?.table ?? null}
+  }
 
   private vsidCounterRow(vsid: number): number {
     let row = this.vsidRows.get(vsid)
@@ -689,6 +857,45 @@ export class Engine {
       this.touched = grown
     }
   }
+}
+
+/** The record counters of a new table, keeping the counts of records the previous table had (same VSID and CA). */
+function carryRecordCounts(previous: Loaded | null, table: ForwardingTable): Float64Array {
+  const counts = new Float64Array(table.records.count * 2)
+  if (previous === null) return counts
+  const old = previous.table.records
+  const before = new Map<string, number>()
+  for (let r = 0; r < old.count; r++) {
+    if (previous.recordCounts[r * 2] > 0) before.set(previous.table.vsids.value[old.vsid[r]] + ' ' + old.caText[r], r)
+  }
+  if (before.size === 0) return counts
+  const records = table.records
+  for (let r = 0; r < records.count; r++) {
+    const was = before.get(table.vsids.value[records.vsid[r]] + ' ' + records.caText[r])
+    if (was === undefined) continue
+    counts[r * 2] = previous.recordCounts[was * 2]
+    counts[r * 2 + 1] = previous.recordCounts[was * 2 + 1]
+  }
+  return counts
+}
+
+function recordStatus(loaded: Loaded): RecordStatus[] {
+  const t = loaded.table
+  const records = t.records
+  const out: RecordStatus[] = []
+  for (let r = 0; r < records.count; r++) {
+    const packets = loaded.recordCounts[r * 2]
+    if (packets === 0) continue
+    out.push({
+      CustomerAddress: records.caText[r],
+      VirtualSubnetID: t.vsids.value[records.vsid[r]],
+      MACAddress: macText(records.macHi[r], records.macLo[r]),
+      ProviderAddress: t.pas.text[records.pa[r]],
+      packets,
+      bytes: loaded.recordCounts[r * 2 + 1],
+    })
+  }
+  return out
 }
 
 function sameAddress(local: Uint8Array | null, bytes: Uint8Array, at: number): boolean {

@@ -8,21 +8,31 @@
 // return numbers, and every miss ends in a named DropReason (stages.ts).
 import {Arp, ArpOp, ArpView} from '../wire/arp.js'
 import {WireErrorCode} from '../wire/errors.js'
-import {EtherType, EthernetView} from '../wire/ethernet.js'
+import {Eth, EtherType, EthernetView} from '../wire/ethernet.js'
 import {flowHashIpv4, flowHashIpv6, flowIdOf} from '../wire/flow-hash.js'
 import {ICMPV4_ECHO_REQUEST, Icmpv4View} from '../wire/icmpv4.js'
 import {ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_SOLICIT, ICMPV6_ROUTER_SOLICIT, Icmpv6, Icmpv6View} from '../wire/icmpv6.js'
 import {IpProto} from '../wire/ip.js'
-import {Ipv4View} from '../wire/ipv4.js'
-import {Ipv6View} from '../wire/ipv6.js'
-import {NvgreView} from '../wire/nvgre.js'
+import {Ipv4, Ipv4View} from '../wire/ipv4.js'
+import {Ipv6, Ipv6View} from '../wire/ipv6.js'
+import {NVGRE_HEADER_LEN, NvgreView} from '../wire/nvgre.js'
 import {Tcp} from '../wire/tcp.js'
+import {Udp} from '../wire/udp.js'
+import {BOOTREQUEST, DHCP_CLIENT_PORT, DHCP_OPT_REQUESTED_IP, DHCP_OPT_SERVER_ID, DHCP_SERVER_PORT, DHCPACK, DHCPDISCOVER, DHCPNAK, DHCPOFFER, DHCPREQUEST, DhcpView} from '../wire/dhcp.js'
 import {ADDR_DST, ADDR_SRC} from './ports.js'
 import {DropReason, Reply, Stage} from './stages.js'
-import {NONE, Translation, type ForwardingTable} from './table.js'
+import {NONE, RecordType, Translation, type ForwardingTable} from './table.js'
 
-export const Action = {DROP: 0, DELIVER: 1, ENCAP: 2, REPLY: 3} as const
-export const ACTION_NAMES: readonly string[] = ['drop', 'deliver', 'encap', 'reply']
+export const Action = {DROP: 0, DELIVER: 1, ENCAP: 2, REPLY: 3, FLOOD: 4} as const
+export const ACTION_NAMES: readonly string[] = ['drop', 'deliver', 'encap', 'reply', 'flood']
+
+/**
+ * FLOOD: which copies (flood.ts). ALL: broadcast and multicast, to the VSID's other ports and (from a
+ * port) every PA of the VSID; L2_ONLY: ARP for an address without a record, to the L2Only ports and PAs.
+ * From the underlay only local ports get copies.
+ */
+export const FloodKind = {NONE: 0, ALL: 1, L2_ONLY: 2} as const
+export const FLOOD_KIND_NAMES: readonly string[] = ['none', 'all', 'l2only']
 
 /** RFC 4861 §7.1: ND messages are sent with hop limit 255, so they cannot come from off-link. */
 const ND_HOP_LIMIT = 255
@@ -30,6 +40,8 @@ const ND_HOP_LIMIT = 255
 const ICMPV6_REDIRECT = 137
 /** UDP's ports sit where TCP's do (RFC 768, RFC 9293): one read serves both for the flow hash. */
 const L4_PORTS_LEN = 4
+/** The physical link MTU assumed until the engine says otherwise (trace, next-hop queries, tests). */
+const DEFAULT_LINK_MTU = 1500
 
 /**
  * What to do with one packet, and why. Owned by the caller and reused for every packet; `reset` clears
@@ -87,6 +99,22 @@ export class Verdict {
   /** ENCAP: the VSID number and FlowID of the GRE key. */
   declare greVsid: number
   declare flowId: number
+  /** MTU: the largest inner IP packet the underlay carries whole (the MTU a packet-too-big reports). */
+  declare mtu: number
+
+  /** FLOOD: FloodKind. */
+  declare flood: number
+  /**
+   * LEARN: an L2Only VM's ARP reply names its address: a Dynamic record (VSID v.vsid, CA learnCa, MAC
+   * learnMacHi/Lo, PA row learnPa) is to be written (the engine queues it, off the hot path).
+   */
+  declare learn: boolean
+  declare learnCa: number
+  declare learnMacHi: number
+  declare learnMacLo: number
+  declare learnPa: number
+  /** Reply DHCP: the message type answered (DHCPOFFER, DHCPACK, DHCPNAK). */
+  declare dhcpMessage: number
 
   /** Set by the actions: the bytes to transmit. */
   declare outOff: number
@@ -127,6 +155,14 @@ export class Verdict {
     this.srcMacLo = 0
     this.greVsid = 0
     this.flowId = 0
+    this.mtu = 0
+    this.flood = FloodKind.NONE
+    this.learn = false
+    this.learnCa = 0
+    this.learnMacHi = 0
+    this.learnMacLo = 0
+    this.learnPa = NONE
+    this.dhcpMessage = 0
     this.outOff = off
     this.outEnd = end
   }
@@ -176,6 +212,15 @@ export class Pipeline {
   private readonly icmp4 = new Icmpv4View()
   private readonly icmp6 = new Icmpv6View()
   private readonly gre = new NvgreView()
+  private readonly dhcp = new DhcpView()
+  /**
+   * The largest GRE packet (GRE header + inner frame) the underlay of each outer family carries whole:
+   * [0] for IPv4 PAs, [1] for IPv6 PAs (ports.ts Underlay.mtu). The engine sets them from its underlays;
+   * trace and next-hop queries keep the default, a 1500-byte physical link.
+   */
+  readonly underlayMtu = Int32Array.of(DEFAULT_LINK_MTU - Ipv4.HEADER_LEN, DEFAULT_LINK_MTU - Ipv6.HEADER_LEN)
+  /** Set by the engine while it decides a GSO super-frame: that is segmented to fit later, never refused. */
+  superFrame = false
 
   /**
    * A frame `buf[off, end)` from the port of table row `port` (NONE: a port the table does not name).
@@ -234,13 +279,16 @@ export class Pipeline {
     const ethCode = eth.wrap(buf, inner, end)
     if (ethCode !== 0) return malformed(v, ethCode)
     if (eth.tagged) return drop(v, DropReason.VLAN_TAGGED)
-    if (eth.dstIsGroup) return drop(v, DropReason.BROADCAST_MULTICAST)
-    const port = t.portByMac(vsid, eth.dstHi, eth.dstLo)
-    if (port === NONE) return drop(v, DropReason.NO_PORT_FOR_MAC)
-    v.outPort = port
     const type = eth.etherType
     v.etherType = type
     v.l3Off = eth.payloadOffset
+    if (type === EtherType.ARP) return this.arpFromUnderlay(t, buf, v)
+    const group = eth.dstIsGroup
+    if (!group) {
+      const port = t.portByMac(vsid, eth.dstHi, eth.dstLo)
+      if (port === NONE) return drop(v, DropReason.NO_PORT_FOR_MAC)
+      v.outPort = port
+    }
     const domain = t.vsids.domain[vsid]
     let record: number
     if (type === EtherType.IPV4) {
@@ -255,16 +303,20 @@ export class Pipeline {
       if (ipCode !== 0) return malformed(v, ipCode)
       v.family = 6
       record = t.record6(domain, buf, ip.srcOffset)
-    } else if (type === EtherType.ARP) {
-      return drop(v, DropReason.ARP_IN_NVGRE)
     } else {
       return drop(v, DropReason.NOT_IP)
     }
     // A gateway VM's packets carry any source address: its GatewayWildcard record vouches by MAC.
     if (record === NONE) record = t.wildcardRecord(vsid, eth.srcHi, eth.srcLo)
+    // Routed from a gateway VM's subnet, the router's MAC has replaced the gateway's: the sender is known
+    // by its PA instead, and a PA holding a GatewayWildcard record of this routing domain may send any
+    // source address (reference/hnv.md §3.6; its own host checked the gateway's MAC at port security).
+    if (record === NONE && v.srcPa !== NONE) record = t.gatewayWildcardOfPa(domain, v.srcPa)
     if (record === NONE) return drop(v, DropReason.UNKNOWN_SOURCE_CA)
     v.srcRecord = record
     if (t.records.pa[record] !== v.srcPa) return drop(v, DropReason.SOURCE_PA_MISMATCH)
+    // Broadcast and multicast from another host: a copy to each local port of the VSID (flood.ts).
+    if (group) return this.flood(t, v, FloodKind.ALL)
     v.stage = Stage.LOCAL_DELIVERY
     v.action = Action.DELIVER
     return Action.DELIVER
@@ -284,6 +336,12 @@ export class Pipeline {
     const domain = t.vsids.domain[vsid]
     const route = t.route4(domain, dst)
     if (route === NONE) return drop(v, DropReason.NO_ROUTE)
+    if (t.useExternalRouter && this.toExternalRouter(t, v, route)) {
+      const external = t.externalRoute4(domain, dst)
+      if (external === NONE) return drop(v, DropReason.NO_EXTERNAL_ROUTE)
+      v.route = external
+      return this.resolve(t, v, t.record4(domain, t.routes.nextHop[external * 4] | 0), dstMacHi, dstMacLo, ttl)
+    }
     v.route = route
     const routes = t.routes
     let nextHop = dst
@@ -305,6 +363,14 @@ export class Pipeline {
     const domain = t.vsids.domain[vsid]
     const route = t.route6(domain, buf, dstOff)
     if (route === NONE) return drop(v, DropReason.NO_ROUTE)
+    if (t.useExternalRouter && this.toExternalRouter(t, v, route)) {
+      const external = t.externalRoute6(domain, buf, dstOff)
+      if (external === NONE) return drop(v, DropReason.NO_EXTERNAL_ROUTE)
+      v.route = external
+      const h = external * 4
+      const hop = t.routes.nextHop
+      return this.resolve(t, v, t.records.byCa6.get5(domain, hop[h] | 0, hop[h + 1] | 0, hop[h + 2] | 0, hop[h + 3] | 0), dstMacHi, dstMacLo, hopLimit)
+    }
     v.route = route
     const routes = t.routes
     let record: number
@@ -331,8 +397,14 @@ export class Pipeline {
     v.l4Off = ip.payloadOffset
     v.protocol = ip.protocol
     const eth = this.eth
-    if (eth.dstIsGroup) return drop(v, DropReason.BROADCAST_MULTICAST)
+    // DHCP from a -Dhcp adapter (its source is 0.0.0.0 until it has an address): the engine answers.
+    if (ip.protocol === IpProto.UDP && t.ports.dhcp[v.inPort] === 1 && !ip.isFragment && v.l3End - v.l4Off >= Udp.HEADER_LEN &&
+      ((buf[v.l4Off + Udp.DST_PORT] << 8) | buf[v.l4Off + Udp.DST_PORT + 1]) === DHCP_SERVER_PORT &&
+      ((buf[v.l4Off + Udp.SRC_PORT] << 8) | buf[v.l4Off + Udp.SRC_PORT + 1]) === DHCP_CLIENT_PORT) {
+      return this.dhcpFromPort(t, buf, v, srcHi, srcLo)
+    }
     if (!this.source4(t, v, ip.src | 0, srcHi, srcLo)) return drop(v, DropReason.SRC_IP_SPOOFED)
+    if (eth.dstIsGroup) return this.flood(t, v, FloodKind.ALL)
     const vsid = v.vsid
     v.stage = Stage.GATEWAY
     const dst = ip.dst | 0
@@ -340,6 +412,8 @@ export class Pipeline {
     if (gateway !== NONE) return this.gateway4(t, v, gateway)
     const action = this.route4(t, vsid, dst, eth.dstHi, eth.dstLo, ip.ttl, v)
     if (action === Action.ENCAP) {
+      // Without DF it goes out anyway: the kernel fragments the outer packet and the peer's reassembles.
+      if (ip.dontFrag && !this.fits(t, v)) return this.tooBig(t, v)
       let sport = 0
       let dport = 0
       if ((ip.protocol === IpProto.TCP || ip.protocol === IpProto.UDP) && !ip.isFragment && v.l3End - v.l4Off >= L4_PORTS_LEN) {
@@ -365,8 +439,8 @@ export class Pipeline {
       if (type >= ICMPV6_ROUTER_SOLICIT && type <= ICMPV6_REDIRECT) return this.ndFromPort(t, buf, v, srcHi, srcLo)
     }
     const eth = this.eth
-    if (eth.dstIsGroup) return drop(v, DropReason.BROADCAST_MULTICAST)
     if (!this.source6(t, v, buf, ip.srcOffset, srcHi, srcLo)) return drop(v, DropReason.SRC_IP_SPOOFED)
+    if (eth.dstIsGroup) return this.flood(t, v, FloodKind.ALL)
     const vsid = v.vsid
     v.stage = Stage.GATEWAY
     const dstOff = ip.dstOffset
@@ -374,6 +448,8 @@ export class Pipeline {
     if (gateway !== NONE) return this.gateway6(t, v, gateway)
     const action = this.route6(t, vsid, buf, dstOff, eth.dstHi, eth.dstLo, ip.hopLimit, v)
     if (action === Action.ENCAP) {
+      // IPv6 is never fragmented on the way (RFC 8200 §5): the sender learns the MTU instead.
+      if (!this.fits(t, v)) return this.tooBig(t, v)
       let sport = 0
       let dport = 0
       if ((ip.protocol === IpProto.TCP || ip.protocol === IpProto.UDP) && !ip.isFragment && v.l3End - v.l4Off >= L4_PORTS_LEN) {
@@ -385,7 +461,11 @@ export class Pipeline {
     return action
   }
 
-  /** ARP_ND_PROXY for ARP: requests answered from the table, nothing forwarded. */
+  /**
+   * ARP_ND_PROXY for ARP: requests answered from the table; in a VSID with L2Only records, a request
+   * nobody's record answers goes to the L2Only VMs (FLOOD L2_ONLY), and an L2Only VM's reply goes back
+   * to the asker (learning its address where the asker is).
+   */
   private arpFromPort(t: ForwardingTable, buf: Buffer, v: Verdict, srcHi: number, srcLo: number): number {
     const arp = this.arp
     const code = arp.wrap(buf, v.l3Off, v.frameEnd)
@@ -396,12 +476,185 @@ export class Pipeline {
     // 0.0.0.0: an RFC 5227 probe, the ARP form of DAD's unspecified source.
     if (senderIp !== 0 && !this.source4(t, v, senderIp, srcHi, srcLo)) return drop(v, DropReason.SRC_IP_SPOOFED)
     v.stage = Stage.ARP_ND_PROXY
+    const vsid = v.vsid
+    const l2Only = t.wildcardRecord(vsid, srcHi, srcLo)
+    const fromL2Only = l2Only !== NONE && t.records.type[l2Only] === RecordType.L2_ONLY
+    if (arp.operation === ArpOp.REPLY && fromL2Only) return this.arpReplyFromL2Only(t, v, l2Only, senderIp)
     if (arp.operation !== ArpOp.REQUEST) return drop(v, DropReason.ARP_NOT_REQUEST)
     const target = arp.targetIp | 0
-    const vsid = v.vsid
     const gateway = t.gateway4(vsid, target)
     const record = gateway === NONE ? t.record4(t.vsids.domain[vsid], target) : NONE
-    return this.answerNeighbor(t, v, gateway, record, srcHi, srcLo, Reply.ARP)
+    const action = this.answerNeighbor(t, v, gateway, record, srcHi, srcLo, Reply.ARP)
+    // Not a probe or an announcement (RFC 5227): those stay here, as for any VM.
+    if (v.reason === DropReason.NEIGHBOR_UNKNOWN && senderIp !== 0 && target !== senderIp && this.hasL2OnlyTargets(t, v)) {
+      v.reason = DropReason.NONE
+      return this.flood(t, v, FloodKind.L2_ONLY)
+    }
+    return action
+  }
+
+  /** Whether an ARP request from port v.inPort (NONE: from the underlay) has an L2Only VM to go to. */
+  private hasL2OnlyTargets(t: ForwardingTable, v: Verdict): boolean {
+    const f = t.flood
+    const vsid = v.vsid
+    if (v.inPort !== NONE && f.l2PaStart[vsid + 1] > f.l2PaStart[vsid]) return true
+    for (let i = f.l2PortStart[vsid]; i < f.l2PortStart[vsid + 1]; i++) if (f.l2Ports[i] !== v.inPort) return true
+    return false
+  }
+
+  /**
+   * FLOOD: copies of a broadcast or multicast frame (or an ARP request, kind L2_ONLY) to the VSID's other
+   * ports and, from a port, its PAs; the engine walks t.flood. Dropped when there is nowhere to copy to.
+   */
+  private flood(t: ForwardingTable, v: Verdict, kind: number): number {
+    v.stage = Stage.FLOOD
+    v.flood = kind
+    v.outVsid = v.vsid
+    v.greVsid = t.vsids.value[v.vsid]
+    v.flowId = 0
+    const f = t.flood
+    const vsid = v.vsid
+    const l2 = kind === FloodKind.L2_ONLY
+    const portStart = l2 ? f.l2PortStart : f.portStart
+    const ports = l2 ? f.l2Ports : f.ports
+    const paStart = l2 ? f.l2PaStart : f.paStart
+    let targets = v.inPort === NONE ? 0 : paStart[vsid + 1] - paStart[vsid]
+    for (let i = portStart[vsid]; i < portStart[vsid + 1]; i++) if (ports[i] !== v.inPort) targets++
+    if (targets === 0) return drop(v, DropReason.FLOOD_NO_TARGET)
+    v.action = Action.FLOOD
+    return Action.FLOOD
+  }
+
+  /**
+   * An L2Only VM's ARP reply (its own address, learned): to the asker, whose record gives MAC and PA;
+   * delivered locally (and learned here) or encapsulated to the asker's host, which learns it there.
+   */
+  private arpReplyFromL2Only(t: ForwardingTable, v: Verdict, l2Only: number, senderIp: number): number {
+    const arp = this.arp
+    const records = t.records
+    v.stage = Stage.RESOLVE
+    const asker = t.record4(t.vsids.domain[v.vsid], arp.targetIp | 0)
+    if (asker === NONE || records.vsid[asker] !== v.vsid || records.macHi[asker] !== arp.targetMacHi || records.macLo[asker] !== arp.targetMacLo) {
+      return drop(v, DropReason.NO_RECORD)
+    }
+    v.dstRecord = asker
+    v.outVsid = v.vsid
+    if (records.rule[asker] !== Translation.ENCAP) return drop(v, DropReason.TRANSLATION_UNSUPPORTED)
+    const pa = records.pa[asker]
+    v.pa = pa
+    if (t.pas.local[pa] === 1) {
+      v.stage = Stage.LOCAL_DELIVERY
+      const port = t.portByMac(v.vsid, records.macHi[asker], records.macLo[asker])
+      if (port === NONE) return drop(v, DropReason.NO_LOCAL_PORT)
+      v.outPort = port
+      this.learnFrom(t, v, senderIp, arp.senderMacHi, arp.senderMacLo, records.pa[l2Only])
+      v.action = Action.DELIVER
+      return Action.DELIVER
+    }
+    v.stage = Stage.ENCAP
+    v.greVsid = t.vsids.value[v.vsid]
+    v.flowId = 0
+    v.action = Action.ENCAP
+    return Action.ENCAP
+  }
+
+  /**
+   * LEARN: sets v.learn when the table does not already hold this Dynamic record (a Static record of
+   * the address wins: it is never replaced). The record used is remembered in v.dstRecord's stead by
+   * v.srcRecord, so that its hit keeps it from ageing.
+   */
+  private learnFrom(t: ForwardingTable, v: Verdict, ca: number, macHi: number, macLo: number, pa: number): void {
+    if (ca === 0) return
+    const records = t.records
+    const known = t.record4(t.vsids.domain[v.vsid], ca)
+    if (known !== NONE) {
+      v.srcRecord = known
+      if (records.type[known] !== RecordType.DYNAMIC) return
+      if (records.macHi[known] === macHi && records.macLo[known] === macLo && records.pa[known] === pa && records.vsid[known] === v.vsid) return
+    }
+    v.learn = true
+    v.learnCa = ca
+    v.learnMacHi = macHi
+    v.learnMacLo = macLo
+    v.learnPa = pa
+  }
+
+  /**
+   * ARP inside NVGRE (reference/hnv.md §3.2, VSIDs with L2Only records): a request from a VM whose record
+   * names the outer source goes to the local L2Only VMs; a reply from an L2Only VM of the outer source PA
+   * is delivered to the asker and its address learned.
+   */
+  private arpFromUnderlay(t: ForwardingTable, buf: Buffer, v: Verdict): number {
+    const arp = this.arp
+    const code = arp.wrap(buf, v.l3Off, v.frameEnd)
+    if (code !== 0) return malformed(v, code)
+    v.l3End = v.l3Off + Arp.LEN
+    const vsid = v.vsid
+    const senderIp = arp.senderIp | 0
+    const records = t.records
+    if (arp.operation === ArpOp.REQUEST) {
+      let sender = t.record4(t.vsids.domain[vsid], senderIp)
+      if (sender === NONE || records.macHi[sender] !== arp.senderMacHi || records.macLo[sender] !== arp.senderMacLo) {
+        sender = t.wildcardRecord(vsid, arp.senderMacHi, arp.senderMacLo)
+      }
+      if (sender === NONE) return drop(v, DropReason.UNKNOWN_SOURCE_CA)
+      v.srcRecord = sender
+      if (records.pa[sender] !== v.srcPa) return drop(v, DropReason.SOURCE_PA_MISMATCH)
+      v.stage = Stage.ARP_ND_PROXY
+      return this.flood(t, v, FloodKind.L2_ONLY)
+    }
+    if (arp.operation !== ArpOp.REPLY) return drop(v, DropReason.ARP_IN_NVGRE)
+    v.stage = Stage.LEARN
+    const l2Only = t.wildcardRecord(vsid, arp.senderMacHi, arp.senderMacLo)
+    if (l2Only === NONE || records.type[l2Only] !== RecordType.L2_ONLY || records.pa[l2Only] !== v.srcPa) {
+      return drop(v, DropReason.ARP_REPLY_NOT_L2ONLY)
+    }
+    v.srcRecord = l2Only
+    const eth = this.eth
+    const port = t.portByMac(vsid, eth.dstHi, eth.dstLo)
+    if (port === NONE) return drop(v, DropReason.NO_PORT_FOR_MAC)
+    v.outPort = port
+    this.learnFrom(t, v, senderIp, arp.senderMacHi, arp.senderMacLo, v.srcPa)
+    v.stage = Stage.LOCAL_DELIVERY
+    v.action = Action.DELIVER
+    return Action.DELIVER
+  }
+
+  /**
+   * DHCP: a -Dhcp adapter's DISCOVER gets an OFFER and its REQUEST an ACK of its record's CA (a NAK when
+   * it asks for another address), with the on-link route's mask and its gateway as router and server
+   * identifier. RELEASE, DECLINE and INFORM, or a REQUEST for another server, get nothing.
+   */
+  private dhcpFromPort(t: ForwardingTable, buf: Buffer, v: Verdict, srcHi: number, srcLo: number): number {
+    v.stage = Stage.DHCP
+    const dhcp = this.dhcp
+    const code = dhcp.wrap(buf, v.l4Off + Udp.HEADER_LEN, v.l3End)
+    if (code !== 0) return malformed(v, code)
+    if (dhcp.op !== BOOTREQUEST) return drop(v, DropReason.DHCP_IGNORED)
+    if (dhcp.chaddrHi !== srcHi || dhcp.chaddrLo !== srcLo) return drop(v, DropReason.SRC_MAC_SPOOFED)
+    const record = t.ports.dhcpRecord[v.inPort]
+    if (record === NONE) return drop(v, DropReason.DHCP_NO_ADDRESS)
+    v.dstRecord = record
+    const ca = t.records.ca[record * 4] | 0
+    const route = t.route4(t.vsids.domain[v.vsid], ca)
+    if (route === NONE || t.routes.onLink[route] !== 1) return drop(v, DropReason.DHCP_NO_SUBNET)
+    v.route = route
+    const length = t.routes.length[route]
+    const mask = length === 0 ? 0 : (-1 << (32 - length)) | 0
+    const gateway = t.gateway4(t.routes.vsid[route], ((ca & mask) + 1) | 0)
+    if (gateway === NONE) return drop(v, DropReason.DHCP_NO_SUBNET)
+    v.gateway = gateway
+    const type = dhcp.messageType
+    if (type === DHCPDISCOVER) v.dhcpMessage = DHCPOFFER
+    else if (type === DHCPREQUEST) {
+      const server = dhcp.addressOption(DHCP_OPT_SERVER_ID) | 0
+      if (server !== 0 && server !== (t.gateways.address[gateway * 4] | 0)) return drop(v, DropReason.DHCP_IGNORED)
+      const requested = dhcp.addressOption(DHCP_OPT_REQUESTED_IP) | 0
+      v.dhcpMessage = (requested !== 0 ? requested : dhcp.ciaddr | 0) === ca ? DHCPACK : DHCPNAK
+    } else {
+      return drop(v, DropReason.DHCP_IGNORED)
+    }
+    return this.replyTo(v, Reply.DHCP, srcHi, srcLo, t.gateways.macHi[gateway], t.gateways.macLo[gateway])
   }
 
   /** PORT_SECURITY and ARP_ND_PROXY for ICMPv6 ND (types 133-137). */
@@ -479,6 +732,21 @@ export class Pipeline {
     return this.replyTo(v, Reply.ECHO, this.eth.srcHi, this.eth.srcLo, t.gateways.macHi[gateway], t.gateways.macLo[gateway])
   }
 
+  /**
+   * ROUTE with UseExternalRouter (Set-NetVirtualizationGlobal): the distributed router does not route
+   * between subnets, so a destination on-link in another subnet goes by the best route with a next hop,
+   * the external router's. The router VM itself (its MAC holds a GatewayWildcard record) reaches every
+   * subnet directly, or its forwarded packets would come back to it.
+   */
+  private toExternalRouter(t: ForwardingTable, v: Verdict, route: number): boolean {
+    if (t.routes.onLink[route] !== 1 || t.routes.vsid[route] === v.vsid) return false
+    const r = v.srcRecord
+    if (r === NONE) return true
+    const records = t.records
+    const wildcard = records.type[r] === RecordType.GATEWAY_WILDCARD ? r : t.wildcardRecord(v.vsid, records.macHi[r], records.macLo[r])
+    return wildcard === NONE || records.type[wildcard] !== RecordType.GATEWAY_WILDCARD
+  }
+
   /** PORT_SECURITY for an IPv4 source: a CA of the adapter's records in its VSID, or a wildcard MAC. */
   private source4(t: ForwardingTable, v: Verdict, src: number, macHi: number, macLo: number): boolean {
     const record = t.record4(t.vsids.domain[v.vsid], src)
@@ -546,6 +814,31 @@ export class Pipeline {
     v.stage = Stage.ENCAP
     v.action = Action.ENCAP
     return Action.ENCAP
+  }
+
+  /**
+   * MTU: whether the frame, with the NVGRE header in front, fits the underlay of v.pa's family; sets
+   * v.mtu, the inner IP MTU that leaves (underlay MTU - GRE - inner Ethernet: 1458 on a 1500-byte IPv4
+   * link, reference/hnv.md §4).
+   */
+  private fits(t: ForwardingTable, v: Verdict): boolean {
+    const limit = this.underlayMtu[t.pas.family[v.pa] === 6 ? 1 : 0]
+    v.mtu = limit - NVGRE_HEADER_LEN - Eth.HEADER_LEN
+    return this.superFrame || v.frameEnd - v.frameOff + NVGRE_HEADER_LEN <= limit
+  }
+
+  /**
+   * MTU: too big and not to be fragmented (IPv4 with DF, any IPv6): fragmentation-needed / packet-too-big
+   * with v.mtu goes back from the ingress subnet's gateway (RFC 1191 §4, RFC 4443 §3.2); the packet is
+   * dropped (too-big). No gateway of that family: dropped alone.
+   */
+  private tooBig(t: ForwardingTable, v: Verdict): number {
+    v.stage = Stage.MTU
+    v.reason = DropReason.TOO_BIG
+    const gateway = v.family === 4 ? t.vsids.gateway4[v.vsid] : t.vsids.gateway6[v.vsid]
+    if (gateway === NONE) return drop(v, DropReason.TOO_BIG)
+    v.gateway = gateway
+    return this.replyTo(v, Reply.PACKET_TOO_BIG, this.eth.srcHi, this.eth.srcLo, t.gateways.macHi[gateway], t.gateways.macLo[gateway])
   }
 
   /** ROUTE: an expiring TTL / hop limit; time exceeded goes back from the ingress subnet's gateway. */

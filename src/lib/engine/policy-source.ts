@@ -112,6 +112,7 @@ function loadAll(store: PolicyStore): ForwardingTable {
     throw error
   }
   const columns = new PolicyColumns(state.records, state.routes, state.pas)
+  columns.useExternalRouter = snapshot.useExternalRouter
   parsePortsAndProviderAddresses(snapshot.adapters, snapshot.providerAddresses, columns)
   const table = compileFromStore(columns, snapshot.revision, snapshot.providerAddresses, snapshot.adapters)
   loaded.set(store, {...state, revision: snapshot.revision, table})
@@ -128,6 +129,7 @@ interface Snapshot {
   recordCount: number
   /** id, CustomerAddress, VirtualSubnetID, MACAddress, ProviderAddress, Rule * 4 + Type, VMName. */
   records: string[]
+  useExternalRouter: boolean
 }
 
 const VM_NAMES = 6
@@ -164,7 +166,8 @@ function readAll(store: PolicyStore): Snapshot {
   const adapters = service.get(vmNetworkAdapter, {}).objects
   const [routeCount, ...routes] = statement(store.db, ROUTES_SQL).raw(true).get() as [number, ...(string | null)[]]
   const [recordCount, ...records] = statement(store.db, RECORDS_SQL).raw(true).get() as [number, ...(string | null)[]]
-  return {revision, providerAddresses, adapters, routeCount, routes: routes.map((t) => t ?? ''), recordCount, records: records.map((t) => t ?? '')}
+  const useExternalRouter = service.getGlobal().UseExternalRouter === true
+  return {revision, providerAddresses, adapters, routeCount, routes: routes.map((t) => t ?? ''), recordCount, records: records.map((t) => t ?? ''), useExternalRouter}
 }
 
 /** Thrown when the store holds something the fast path does not take: the load then reads documents. */
@@ -299,6 +302,7 @@ function loadDocuments(store: PolicyStore): ForwardingTable {
     const service = new PolicyService(store)
     const policy: PolicyDocument = {Version: 1}
     for (const kind of [lookupRecord, customerRoute, vmNetworkAdapter, providerAddress]) policy[kind.exportName] = service.get(kind, {}).objects
+    policy.Global = service.getGlobal()
     return {revision: store.revision(), policy}
   })()
   return compile(policy, revision)
@@ -307,7 +311,7 @@ function loadDocuments(store: PolicyStore): ForwardingTable {
 // ---- loads of what changed ----
 
 /** Tables whose rows the table is compiled from (the log also names provider routes and global settings). */
-const COMPILED_TABLES = new Set([lookupRecord.table, customerRoute.table, vmNetworkAdapter.table, providerAddress.table])
+const COMPILED_TABLES = new Set([lookupRecord.table, customerRoute.table, vmNetworkAdapter.table, providerAddress.table, 'global_settings'])
 
 interface Changes {
   revision: number
@@ -320,6 +324,7 @@ interface Changes {
   routes: Map<number, Row>
   /** Whether any row of a compiled table changed. */
   compiled: boolean
+  useExternalRouter: boolean
 }
 
 const LOG_SUMMARY_SQL = 'SELECT count(*), count(DISTINCT revision), min(revision) FROM change_log WHERE revision > ? AND revision <= ?'
@@ -349,6 +354,7 @@ function loadChanges(store: PolicyStore, last: Loaded): ForwardingTable | null {
     const routes = applyRoutes(last, changes)
     if (records === null || routes === null) return null
     const columns = new PolicyColumns(records.columns, routes.columns, last.pas)
+    columns.useExternalRouter = changes.useExternalRouter
     parsePortsAndProviderAddresses(changes.adapters, changes.providerAddresses, columns)
     const table = compileFromStore(columns, changes.revision, changes.providerAddresses, changes.adapters, {routes: last.routes, table: last.table})
     loaded.set(store, {revision: changes.revision, table, records: records.columns, recordIds: records.ids, routes: routes.columns, routeIds: routes.ids, pas: last.pas})
@@ -363,7 +369,7 @@ function loadChanges(store: PolicyStore, last: Loaded): ForwardingTable | null {
 function readChanges(store: PolicyStore, last: Loaded): Changes | null {
   const db = store.db
   const revision = store.revision()
-  const empty = {revision, providerAddresses: [], adapters: [], recordIds: [], records: new Map(), routeIds: [], routes: new Map(), compiled: false}
+  const empty = {revision, providerAddresses: [], adapters: [], recordIds: [], records: new Map(), routeIds: [], routes: new Map(), compiled: false, useExternalRouter: false}
   if (revision === last.revision) return empty
   if (revision < last.revision) return null
   const [rows, revisions, first] = statement(db, LOG_SUMMARY_SQL).raw(true).get(last.revision, revision) as [number, number, number | null]
@@ -389,6 +395,7 @@ function readChanges(store: PolicyStore, last: Loaded): Changes | null {
     routeIds: [...routeIds].sort((a, b) => a - b),
     routes: rowsById(store, ROUTES_BY_ID_SQL, routeIds),
     compiled,
+    useExternalRouter: service.getGlobal().UseExternalRouter === true,
   }
 }
 

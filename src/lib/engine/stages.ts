@@ -14,6 +14,10 @@ const STAGE_SPEC = {
   ENCAP: ['encap', 'NVGRE to the PA of the destination record'],
   DECAP_CHECK: ['decap-check', 'NVGRE from the underlay: local PA, GRE flags, VSID, port, source CA and PA'],
   TRANSMIT: ['transmit', 'handing the batch to a port or an underlay'],
+  DHCP: ['dhcp', "DHCP from a -Dhcp adapter answered with its lookup record's CA, the subnet's prefix and gateway"],
+  FLOOD: ['flood', 'broadcast and multicast (and ARP for L2Only VSIDs): copies to the VSID\'s other ports and PAs'],
+  LEARN: ['learn', "an L2Only VM's ARP reply: a Dynamic lookup record for its address"],
+  MTU: ['mtu', 'the encapsulated packet must fit the underlay MTU (DF IPv4 and all IPv6: fragmentation-needed / packet-too-big)'],
 } as const
 
 const DROP_SPEC = {
@@ -27,7 +31,7 @@ const DROP_SPEC = {
   NOT_IP: ['not-ip', 'neither IPv4, IPv6 nor ARP'],
   SRC_MAC_SPOOFED: ['src-mac-spoofed', "source MAC (or ARP sender MAC) is not the adapter's"],
   SRC_IP_SPOOFED: ['src-ip-spoofed', "source IP is not a CA of the adapter's lookup records"],
-  BROADCAST_MULTICAST: ['broadcast-multicast', 'broadcast or multicast other than ARP/ND (no replication yet)'],
+  BROADCAST_MULTICAST: ['broadcast-multicast', 'broadcast or multicast that is not forwarded'],
   ARP_NOT_REQUEST: ['arp-not-request', 'ARP other than a request: the host answers, VMs do not'],
   ND_NOT_SOLICITATION: ['nd-not-solicitation', 'neighbor discovery other than a solicitation'],
   NEIGHBOR_OWN_ADDRESS: ['neighbor-own-address', "ARP/NS for the asker's own address (gratuitous, probe, DAD): no answer"],
@@ -52,11 +56,18 @@ const DROP_SPEC = {
   GRE_NOT_TEB: ['gre-not-teb', 'GRE protocol type not 0x6558'],
   UNKNOWN_VSID: ['unknown-vsid', 'the NVGRE VSID is not in the table'],
   NO_PORT_FOR_MAC: ['no-port-for-mac', 'no local adapter of that VSID has the inner destination MAC'],
-  ARP_IN_NVGRE: ['arp-in-nvgre', 'ARP inside NVGRE (answered locally on each host; dropped for now)'],
+  ARP_IN_NVGRE: ['arp-in-nvgre', 'ARP inside NVGRE other than a request or an L2Only reply'],
   UNKNOWN_SOURCE_CA: ['unknown-source-ca', 'the inner source CA has no lookup record in the routing domain'],
   SOURCE_PA_MISMATCH: ['source-pa-mismatch', "the outer source is not the PA of the inner source's record"],
   OFFLOAD_NO_ROOM: ['offload-no-room', 'segmentation or coalescing output area full for this super-frame'],
   SEGMENT_TOO_BIG: ['segment-too-big', 'a UDP GSO segment larger than the inner MTU (datagrams cannot be re-split)'],
+  DHCP_NO_ADDRESS: ['dhcp-no-address', 'DHCP from an adapter without an IPv4 lookup record in its VSID'],
+  DHCP_NO_SUBNET: ['dhcp-no-subnet', "DHCP: the adapter's CA is in no on-link customer route with a gateway"],
+  DHCP_IGNORED: ['dhcp-ignored', 'DHCP release, decline, inform, a request for another server, or not a request'],
+  FLOOD_NO_TARGET: ['flood-no-target', 'broadcast or multicast in a VSID with no other port or PA to copy it to'],
+  ARP_REPLY_NOT_L2ONLY: ['arp-reply-not-l2only', 'an ARP reply in NVGRE whose sender MAC has no L2Only record of the outer source PA'],
+  TOO_BIG: ['too-big', 'too big for the underlay MTU after encapsulation, DF set or IPv6 (fragmentation-needed / packet-too-big sent)'],
+  NO_EXTERNAL_ROUTE: ['no-external-route', 'UseExternalRouter: for another subnet, and no customer route with a next hop (the external router) covers it'],
 } as const
 
 /** What happens to a frame whose reply the host writes itself. */
@@ -66,6 +77,8 @@ const REPLY_SPEC = {
   NEIGHBOR_ADVERT: ['neighbor-advert', 'neighbor advertisement from a lookup record or the gateway'],
   ECHO: ['echo-reply', 'echo reply from the gateway address'],
   TIME_EXCEEDED: ['time-exceeded', 'ICMP / ICMPv6 time exceeded from the gateway address'],
+  DHCP: ['dhcp', 'DHCP offer, ack or nak from the gateway address'],
+  PACKET_TOO_BIG: ['packet-too-big', 'ICMP fragmentation-needed / ICMPv6 packet-too-big with the MTU, from the gateway address'],
 } as const
 
 type Spec = Readonly<Record<string, readonly [string, string]>>

@@ -13,6 +13,7 @@
 // never change once the table is built).
 import {IPV6_ADDR_LEN, ipv4ToString, ipv6ToString} from '../wire/address.js'
 import type {Ipv4PrefixTable, Ipv6PrefixTable} from '../net/prefix-table.js'
+import type {FloodLists} from './flood.js'
 import type {WordMap} from './word-map.js'
 
 /** Index value meaning "none" in every column and lookup. */
@@ -36,6 +37,9 @@ export interface Domains {
   rdid: readonly (string | null)[]
   routes4: readonly Ipv4PrefixTable[]
   routes6: readonly Ipv6PrefixTable[]
+  /** UseExternalRouter: the routes with a next hop only (empty while the setting is off). */
+  external4: readonly Ipv4PrefixTable[]
+  external6: readonly Ipv6PrefixTable[]
 }
 
 export interface Vsids {
@@ -64,6 +68,8 @@ export interface Routes {
   family: Uint8Array
   /** Canonical DestinationPrefix text. */
   prefix: readonly string[]
+  /** DestinationPrefix's length. */
+  length: Uint8Array
   /** 1 when NextHop is 0.0.0.0 / ::. */
   onLink: Uint8Array
   /** Four words per route; IPv4 in the first. */
@@ -98,6 +104,8 @@ export interface Records {
   byCa6: WordMap
   /** [vsid, macHi, macLo] -> the first L2Only or GatewayWildcard record of that MAC. */
   wildcardByMac: WordMap
+  /** [domain, PA] -> a GatewayWildcard record of that routing domain on that PA (its host may send any source). */
+  gatewayByPa: WordMap
 }
 
 export interface Gateways {
@@ -147,6 +155,10 @@ export interface Ports {
   /** vsid index, or NONE for VirtualSubnetId 0. */
   vsid: Int32Array
   origin: Int32Array
+  /** 1 when the adapter is marked -Dhcp. */
+  dhcp: Uint8Array
+  /** The IPv4 Static/Dynamic record of the adapter's MAC in its VSID, for a -Dhcp adapter (else NONE). */
+  dhcpRecord: Int32Array
   byName: ReadonlyMap<string, number>
   /** [vsid, macHi, macLo] -> port. */
   byMac: WordMap
@@ -154,6 +166,8 @@ export interface Ports {
 
 export interface TableParts {
   revision: number
+  /** Set-NetVirtualizationGlobal -UseExternalRouter: subnets reach each other through a router VM. */
+  useExternalRouter: boolean
   domains: Domains
   vsids: Vsids
   routes: Routes
@@ -161,12 +175,15 @@ export interface TableParts {
   gateways: Gateways
   pas: ProviderAddresses
   ports: Ports
+  /** Per VSID: where copies of broadcast, multicast and L2Only ARP go (flood.ts). */
+  flood: FloodLists
   /** The policy rows each section's origin indices point into (frozen copies), for explanations. */
   sources: Readonly<Record<OriginSection, readonly Readonly<Record<string, unknown>>[]>>
 }
 
 export class ForwardingTable implements TableParts {
   readonly revision: number
+  readonly useExternalRouter: boolean
   readonly domains: Domains
   readonly vsids: Vsids
   readonly routes: Routes
@@ -174,10 +191,12 @@ export class ForwardingTable implements TableParts {
   readonly gateways: Gateways
   readonly pas: ProviderAddresses
   readonly ports: Ports
+  readonly flood: FloodLists
   readonly sources: TableParts['sources']
 
   constructor(parts: TableParts) {
     this.revision = parts.revision
+    this.useExternalRouter = parts.useExternalRouter
     this.domains = parts.domains
     this.vsids = parts.vsids
     this.routes = parts.routes
@@ -185,6 +204,7 @@ export class ForwardingTable implements TableParts {
     this.gateways = parts.gateways
     this.pas = parts.pas
     this.ports = parts.ports
+    this.flood = parts.flood
     this.sources = parts.sources
     Object.freeze(this)
   }
@@ -210,6 +230,11 @@ export class ForwardingTable implements TableParts {
     return this.records.wildcardByMac.get3(vsid, macHi, macLo)
   }
 
+  /** A GatewayWildcard record of routing domain `domain` whose PA is row `pa`, or NONE. */
+  gatewayWildcardOfPa(domain: number, pa: number): number {
+    return this.records.gatewayByPa.get2(domain, pa)
+  }
+
   portByMac(vsid: number, macHi: number, macLo: number): number {
     return this.ports.byMac.get3(vsid, macHi, macLo)
   }
@@ -232,6 +257,15 @@ export class ForwardingTable implements TableParts {
 
   route6(domain: number, buf: Uint8Array, off: number): number {
     return this.domains.routes6[domain].lookupBytes(buf, off)
+  }
+
+  /** UseExternalRouter: the best route with a next hop (the external router's) for an IPv4 address. */
+  externalRoute4(domain: number, address: number): number {
+    return this.domains.external4[domain].lookup(address | 0)
+  }
+
+  externalRoute6(domain: number, buf: Uint8Array, off: number): number {
+    return this.domains.external6[domain].lookupBytes(buf, off)
   }
 
   /** The PA index of an IPv4 address (any PA the table knows: local or named by a record). */

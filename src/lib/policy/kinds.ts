@@ -105,6 +105,12 @@ export const lookupRecord: KindSpec = {
         conflict(`TranslationMethodNat needs one ProviderAddress per CA: ${object.ProviderAddress} already rewrites CustomerAddress ${sharing.ca} (VirtualSubnetID ${sharing.vsid})`)
       }
     }
+    // A NAT PA is the VM's own address on the physical network: no encapsulating record may use it too.
+    const mixed = statement(ctx.db, `SELECT customer_address AS ca, virtual_subnet_id AS vsid, rule FROM lookup_records
+      WHERE provider_address = ? AND id != ? AND (rule = 'TranslationMethodNat') != ? LIMIT 1`).get(object.ProviderAddress, self, object.Rule === 'TranslationMethodNat' ? 1 : 0) as {ca: string; vsid: number; rule: string} | undefined
+    if (mixed) {
+      conflict(`ProviderAddress ${object.ProviderAddress} of a ${object.Rule} record is already used by the ${mixed.rule} record of CustomerAddress ${mixed.ca} (VirtualSubnetID ${mixed.vsid}); a TranslationMethodNat PA belongs to its CA alone`)
+    }
   },
   describe: (o) => `CustomerAddress ${o.CustomerAddress}, VirtualSubnetID ${o.VirtualSubnetID}, MACAddress ${o.MACAddress}, ProviderAddress ${o.ProviderAddress}`,
 }
@@ -234,6 +240,7 @@ export const vmNetworkAdapter: KindSpec = {
     prop('VirtualSubnetId', 'virtual_subnet_id', {kind: 'uint', min: 0, max: VSID_MAX}, `Virtual subnet of the port: ${VSID_MIN}..${VSID_MAX}, or 0 for not virtualized`, {settable: true, default: 0}),
     prop('SwitchName', 'switch_name', {kind: 'string'}, 'Name of the virtual switch', {settable: true}),
     prop('InterfaceName', 'interface_name', {kind: 'string'}, 'The Linux TAP interface the engine creates for the adapter (default hnv-<vm name>)', {settable: true, allocated: true}),
+    prop('Dhcp', 'dhcp', {kind: 'bool'}, "The engine answers the adapter's DHCP with its lookup record's CA, the subnet's prefix and the .1 gateway", {settable: true, default: false, switch: true}),
   ],
   complete(object, _given, ctx) {
     if (object.MacAddress === null) object.MacAddress = allocateMac(ctx)

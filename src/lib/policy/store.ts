@@ -152,6 +152,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX lookup_records_origin ON lookup_records (origin) WHERE origin IS NOT NULL;
    CREATE INDEX lookup_records_hand_made ON lookup_records (virtual_subnet_id, customer_address) WHERE origin IS NULL;
    CREATE INDEX customer_routes_origin ON customer_routes (origin) WHERE origin IS NOT NULL;`,
+  // issue 5 (learning): VM network adapters the engine's DHCP responder serves (Set-VMNetworkAdapter -Dhcp).
+  `ALTER TABLE vm_network_adapters ADD COLUMN dhcp INTEGER NOT NULL DEFAULT 0;`,
 ]
 
 /** Revisions the change log keeps: an engine further behind than this reloads everything. */

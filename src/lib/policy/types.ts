@@ -38,6 +38,8 @@ export interface PropertySpec {
   settable?: boolean
   /** Part of the object's identity: -InputObject finds objects by these. */
   key?: boolean
+  /** A bool New and Set take as a switch (`--dhcp`, `--no-dhcp`, `-Dhcp`, `-Dhcp:$false`); Get filters take values. */
+  switch?: boolean
 }
 
 /** What a rule may look at: the store, read inside the command's transaction. */

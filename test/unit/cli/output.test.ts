@@ -53,9 +53,20 @@ describe('output', () => {
 
   it('VM network adapters take the VM name positionally, as Hyper-V does', async () => {
     const added = await hnv(store, 'Add-VMNetworkAdapter', 'Blue1', '-StaticMacAddress', '06-06-00-00-00-05', '--json')
-    expect(JSON.parse(added.stdout)).toEqual({VMName: 'Blue1', Name: 'Network Adapter', MacAddress: '060600000005', VirtualSubnetId: 0, SwitchName: null, InterfaceName: 'hnv-blue1'})
+    expect(JSON.parse(added.stdout)).toEqual({VMName: 'Blue1', Name: 'Network Adapter', MacAddress: '060600000005', VirtualSubnetId: 0, SwitchName: null, InterfaceName: 'hnv-blue1', Dhcp: false})
     await hnv(store, 'Set-VMNetworkAdapter', 'Blue1', '-VirtualSubnetId', '5001')
     expect(JSON.parse((await hnv(store, 'vm-network-adapter', 'get', '--vm-name', 'blue1', '--json')).stdout)[0].VirtualSubnetId).toBe(5001)
+    // -Dhcp is a switch in both spellings, with a way back.
+    const dhcp = async () => JSON.parse((await hnv(store, 'vm-network-adapter', 'get', '--vm-name', 'blue1', '--json')).stdout)[0].Dhcp
+    await hnv(store, 'Set-VMNetworkAdapter', 'Blue1', '-Dhcp')
+    expect(await dhcp()).toBe(true)
+    await hnv(store, 'Set-VMNetworkAdapter', 'Blue1', '-Dhcp:$false')
+    expect(await dhcp()).toBe(false)
+    await hnv(store, 'vm-network-adapter', 'set', '--vm-name', 'Blue1', '--dhcp')
+    expect(await dhcp()).toBe(true)
+    await hnv(store, 'vm-network-adapter', 'set', '--vm-name', 'Blue1', '--no-dhcp')
+    expect(await dhcp()).toBe(false)
+    expect(JSON.parse((await hnv(store, 'vm-network-adapter', 'get', '--dhcp', 'false', '--json')).stdout)).toHaveLength(1)
     expect((await hnv(store, 'Remove-VMNetworkAdapter', 'Blue1')).code).toBe(0)
   })
 })

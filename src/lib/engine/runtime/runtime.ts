@@ -8,7 +8,9 @@
 // have been moved, and removes the control socket: nothing is left behind.
 import {defaultStorePath, type PolicyStore} from '../../policy/store.js'
 import {parseMac} from '../../net/mac.js'
-import {ControlServer} from '../../control/server.js'
+import {ControlServer, type ControlStream} from '../../control/server.js'
+import {RuntimeDiagnostics} from './diagnostics.js'
+import {MetricsServer, type MetricsAddress} from '../../control/metrics.js'
 import {engineAnswers} from '../../control/client.js'
 import {EngineError} from '../../control/errors.js'
 import type {ApplyTiming, ControlMethod, RuntimeError, RuntimeStatus} from '../../control/protocol.js'
@@ -18,10 +20,13 @@ import {nativeMemcpy} from '../io/native.js'
 import {lastLoadKind, loadForwardingTable} from '../policy-source.js'
 import type {ForwardingTable} from '../table.js'
 import {Engine} from '../engine.js'
+import {DEFAULT_DYNAMIC_AGE_SECONDS, DynamicRecords} from '../learning.js'
 import {FALLBACK_PHYSICAL_MTU, type LocalAddress, type StoreProviderAddress, overlayOverhead, resolveProviderAddresses} from './host.js'
 
 /** How often the store's revision is read (one indexed row): a change is noticed within this. */
 export const DEFAULT_POLL_MS = 20
+/** How often learned addresses are written to the store and Dynamic records aged (learning.ts). */
+const LEARNING_TICK_MS = 1000
 
 export interface RuntimeOptions {
   store: PolicyStore
@@ -35,6 +40,10 @@ export interface RuntimeOptions {
    * Probed per TAP, with a fallback to plain frames; status shows what each port got.
    */
   offload?: boolean
+  /** Serve Prometheus metrics at http://HOST:PORT/metrics. */
+  metrics?: MetricsAddress
+  /** Seconds a Dynamic lookup record stays unused before it is removed (default 300). */
+  dynamicAgeSeconds?: number
   /** Where the runtime's log lines go (the command passes the output kit's stderr writer). */
   log?: (line: string) => void
 }
@@ -58,12 +67,18 @@ export class EngineRuntime {
   private readonly ports = new Map<string, OpenPort>()
   private readonly startedAt = Date.now()
   private timer: NodeJS.Timeout | undefined
+  private learningTimer: NodeJS.Timeout | undefined
+  private dynamic: DynamicRecords | undefined
+  /** Dynamic records written and removed since the start. */
+  private readonly learningCounts = {learned: 0, aged: 0}
   private seenRevision: number
   private lastApply: ApplyTiming
   private lastError: RuntimeError | null = null
   private stopping: Promise<void> | undefined
   private closing = false
   private server: ControlServer | undefined
+  private metrics: MetricsServer | undefined
+  private diagnosticsState: RuntimeDiagnostics | undefined
   private resolveStopped!: () => void
   /** Settles once the runtime has stopped (by `stop`, the control socket, or a signal). */
   readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve))
@@ -122,8 +137,10 @@ export class EngineRuntime {
       engine.load(table)
       timing.swapMs = performance.now() - t3
       timing.appliedAt = Date.now()
-      runtime.server = await ControlServer.listen(socketPath, (method) => runtime!.handle(method))
+      runtime.server = await ControlServer.listen(socketPath, (method, params, stream) => runtime!.handle(method, params, stream))
+      if (options.metrics) runtime.metrics = await MetricsServer.listen(options.metrics, () => runtime!.status())
     } catch (error) {
+      runtime?.server?.close()
       if (runtime) runtime.closeDataPlane()
       else {
         engine?.close()
@@ -132,10 +149,13 @@ export class EngineRuntime {
       throw error
     }
     runtime.timer = setInterval(() => runtime!.poll(), options.pollMs ?? DEFAULT_POLL_MS)
+    runtime.dynamic = new DynamicRecords(store, (options.dynamicAgeSeconds ?? DEFAULT_DYNAMIC_AGE_SECONDS) * 1000)
+    runtime.learningTimer = setInterval(() => runtime!.learn(), Math.min(LEARNING_TICK_MS, Math.max(100, runtime.dynamic.ageMs / 4)))
     runtime.log(
       `engine started (pid ${process.pid}): store ${store.path} revision ${table.revision}, ` +
         `${locals.length} provider address${locals.length === 1 ? '' : 'es'} (${locals.map((l) => `${l.address} on ${l.interfaceName}`).join(', ') || 'none'}), ` +
-        `${runtime.ports.size} TAP${runtime.ports.size === 1 ? '' : 's'} (MTU ${runtime.tapMtu}), control socket ${socketPath}`,
+        `${runtime.ports.size} TAP${runtime.ports.size === 1 ? '' : 's'} (MTU ${runtime.tapMtu}), control socket ${socketPath}` +
+        (runtime.metrics ? `, metrics http://${runtime.metrics.address.host.includes(':') ? `[${runtime.metrics.address.host}]` : runtime.metrics.address.host}:${runtime.metrics.address.port}/metrics` : ''),
     )
     if (locals.length === 0) runtime.log('no provider address in the store: nothing can be sent to or received from other hosts')
     return runtime
@@ -173,6 +193,30 @@ export class EngineRuntime {
       drops: core.drops,
       replies: core.replies,
       offload: core.offload,
+      records: core.records,
+      flood: core.flood,
+      learning: {dynamicAgeSeconds: (this.dynamic?.ageMs ?? DEFAULT_DYNAMIC_AGE_SECONDS * 1000) / 1000, ...this.learningCounts},
+    }
+  }
+
+  /**
+   * One learning tick (learning.ts): what the data path learned goes to the store in one transaction,
+   * and Dynamic records unused for the age are removed; the revision that makes is then loaded as usual.
+   */
+  private learn(): void {
+    if (this.closing || this.dynamic === undefined) return
+    const harvest = this.engine.takeLearning()
+    if (harvest.table === null) return
+    try {
+      const done = this.dynamic.tick(Date.now(), harvest.learned, harvest.used, harvest.table)
+      for (const r of done.learned) this.log(`learned Dynamic lookup record ${r.CustomerAddress} (VSID ${r.VirtualSubnetID}, MAC ${r.MACAddress}, PA ${r.ProviderAddress})`)
+      for (const r of done.aged) this.log(`removed Dynamic lookup record ${r.CustomerAddress} (VSID ${r.VirtualSubnetID}): unused for ${this.dynamic.ageMs / 1000} s`)
+      for (const problem of done.refused) this.log(`cannot learn ${problem}`)
+      this.learningCounts.learned += done.learned.length
+      this.learningCounts.aged += done.aged.length
+    } catch (error) {
+      // The store is busy or gone: what was learned is learned again from the next ARP reply.
+      this.log(`cannot write learned lookup records: ${(error as Error).message}`)
     }
   }
 
@@ -181,7 +225,10 @@ export class EngineRuntime {
     this.stopping ??= (async () => {
       this.closing = true
       clearInterval(this.timer)
+      clearInterval(this.learningTimer)
       this.server?.close()
+      this.metrics?.close()
+      this.diagnosticsState?.close()
       this.closeDataPlane()
       this.log(`engine stopped (pid ${process.pid})`)
       this.resolveStopped()
@@ -189,14 +236,29 @@ export class EngineRuntime {
     return this.stopping
   }
 
-  private async handle(method: ControlMethod): Promise<unknown> {
+  private async handle(method: ControlMethod, params: Record<string, unknown> = {}, stream?: ControlStream): Promise<unknown> {
     switch (method) {
       case 'status':
         return this.status()
       case 'stop':
         await this.stop()
         return {stopped: true, pid: process.pid}
+      case 'capture':
+        if (stream === undefined) throw new EngineError('capture streams its packets: it needs a connection')
+        return this.diagnostics.capture(params, stream)
+      case 'trace-arm':
+        return this.diagnostics.traceArm(params)
+      case 'trace-inject':
+        return this.diagnostics.traceInject(params)
+      case 'trace-collect':
+        return this.diagnostics.traceCollect(params)
     }
+  }
+
+  /** Capture and live trace (diagnostics.ts); this host is named by its provider addresses in traces. */
+  private get diagnostics(): RuntimeDiagnostics {
+    this.diagnosticsState ??= new RuntimeDiagnostics(this.engine, () => this.providerAddresses.join(', ') || this.options.store.path)
+    return this.diagnosticsState
   }
 
   /** One timer tick: a single indexed row read unless the revision moved. */

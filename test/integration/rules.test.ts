@@ -1,0 +1,232 @@
+// HNV forwarding rules against the kernel: MTU (fragmentation-needed / packet-too-big, tracepath), the
+// GatewayWildcard gateway VM forwarding to an outside network, UseExternalRouter. Two hosts in network
+// namespaces built by Topology (engines started with --tap-mtu 1500, so the VMs keep a 1500-byte MTU over
+// a 1500-byte physical link), plus one "outside" namespace behind the gateway VM. Needs root; every name
+// starts with hnvt-f5-<pid> and afterAll removes everything, also on failure. Physical addresses from
+// 198.51.100.0/24 and 203.0.113.0/24 only; tenant addresses exist only inside the VM namespaces.
+import {execFileSync} from 'node:child_process'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {hnvProcess} from '../support/cli.js'
+import {BLUE_RDID, Topology, ping, type HostState, type TopologySpec} from '../../src/lib/demo/topology.js'
+import type {RuntimeStatus} from '../../src/lib/control/protocol.js'
+
+const isRoot = process.getuid?.() === 0
+if (!isRoot) console.warn('test/integration/rules.test.ts: skipped, needs root (network namespaces, TAPs, raw GRE sockets)')
+
+const PREFIX = `hnvt-f5-${process.pid}`
+/** The gateway VM's MAC: its GatewayWildcard record and its static record for its own CA. */
+const GW_VM_MAC = '0606000900AA'
+
+const SPEC: TopologySpec = {
+  hosts: [
+    {name: 'host1', providerAddresses: ['198.51.100.11']},
+    {name: 'host2', providerAddresses: ['198.51.100.22']},
+  ],
+  subnets: [
+    {vsid: 5001, rdid: BLUE_RDID, prefixes: ['10.0.0.0/24', '2001:db8:f5::/64']},
+    {vsid: 5002, rdid: BLUE_RDID, prefixes: ['10.0.1.0/24']},
+    {vsid: 5009, rdid: BLUE_RDID, prefixes: ['10.0.9.0/24']},
+  ],
+  vms: [
+    {name: 'Blue1', host: 'host1', vsid: 5001, mac: '060600000005', addresses: ['10.0.0.5', '2001:db8:f5::5']},
+    {name: 'Blue2', host: 'host2', vsid: 5001, mac: '060600000007', addresses: ['10.0.0.7', '2001:db8:f5::7']},
+    {name: 'Blue3', host: 'host2', vsid: 5002, mac: '060600010005', addresses: ['10.0.1.5']},
+    {name: 'GwVM', host: 'host2', vsid: 5009, mac: GW_VM_MAC, addresses: ['10.0.9.2']},
+  ],
+  tapMtu: 1500,
+}
+
+function inNs(ns: string, ...args: string[]): string {
+  return execFileSync('ip', ['netns', 'exec', ns, ...args], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
+}
+
+/** A command's stdout and stderr together, whatever its exit code. */
+function output(ns: string, ...args: string[]): string {
+  try {
+    return inNs(ns, ...args)
+  } catch (error) {
+    const e = error as {stdout?: string; stderr?: string}
+    return (e.stdout ?? '') + (e.stderr ?? '')
+  }
+}
+
+describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root)', () => {
+  const topology = Topology.plan(SPEC, PREFIX)
+  const host1 = topology.host('host1')
+  const host2 = topology.host('host2')
+  const outside = `${PREFIX}-outside`
+  const status = (host: HostState): Promise<RuntimeStatus> => topology.status(host)
+  const cli = (host: HostState, ...args: string[]) => {
+    const run = hnvProcess(host.store, args)
+    expect(run.code, run.stderr).toBe(0)
+    return run
+  }
+  const applied = async (host: HostState): Promise<void> => {
+    const deadline = Date.now() + 5000
+    for (;;) {
+      const s = await status(host)
+      if (s.revision === s.storeRevision && s.lastError === null) return
+      if (Date.now() > deadline) throw new Error(`${host.spec.name}'s engine did not apply revision ${s.storeRevision}: ${s.lastError}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
+  beforeAll(async () => {
+    for (const tool of ['ip', 'ping', 'tracepath']) {
+      try {
+        execFileSync('sh', ['-c', `command -v ${tool}`], {stdio: 'ignore'})
+      } catch {
+        throw new Error(`${tool} is not installed (apt-get install iproute2 iputils-ping iputils-tracepath)`)
+      }
+    }
+    await topology.up()
+  }, 60_000)
+
+  afterAll(async () => {
+    try {
+      execFileSync('ip', ['netns', 'del', outside], {stdio: 'ignore'})
+    } catch {
+      // never made, or already gone
+    }
+    const problems = await topology.down()
+    const left = execFileSync('ip', ['netns', 'list'], {encoding: 'utf8'}).split('\n').filter((l) => l.startsWith(PREFIX))
+    expect([...problems, ...left]).toEqual([])
+  })
+
+  describe('MTU', () => {
+    it('the VMs keep a 1500-byte MTU over the 1500-byte physical link', () => {
+      const link = JSON.parse(inNs(topology.vm('Blue1').ns, 'ip', '-j', 'link', 'show', 'hnv-blue1'))[0]
+      expect(link.mtu).toBe(1500)
+    })
+
+    it('a 1500-byte ping with DF gets fragmentation-needed with MTU 1458 from the gateway', async () => {
+      const blue1 = topology.vm('Blue1').ns
+      const before = await status(host1)
+      const out = output(blue1, 'ping', '-n', '-M', 'do', '-s', '1472', '-c', '2', '-i', '0.3', '-W', '1', '10.0.0.7')
+      // The first attempt comes back as "Frag needed and DF set (mtu = 1458)" from 10.0.0.1; then the
+      // kernel knows the path MTU and refuses locally ("message too long, mtu=1458").
+      expect(out).toMatch(/mtu ?= ?1458/)
+      expect(out).toMatch(/0 received/)
+      const after = await status(host1)
+      expect(after.drops['too-big']).toBeGreaterThan(before.drops['too-big'])
+      expect(after.replies['packet-too-big']).toBeGreaterThan(before.replies['packet-too-big'])
+      // The route cache in the VM learned it: the path MTU to Blue2 is now 1458.
+      expect(inNs(blue1, 'ip', 'route', 'get', '10.0.0.7')).toMatch(/mtu 1458/)
+      // And what fits goes through: 1430 + 8 + 20 = 1458.
+      expect(output(blue1, 'ping', '-n', '-M', 'do', '-s', '1430', '-c', '2', '-i', '0.3', '-W', '2', '10.0.0.7')).toMatch(/2 received/)
+    })
+
+    it('a 1500-byte ping without DF goes through: the outer packet is fragmented and reassembled', async () => {
+      const blue3 = topology.vm('Blue3').ns
+      // From host2's Blue3 to host1's Blue1 (a fresh path, routed between subnets).
+      expect(output(blue3, 'ping', '-n', '-M', 'dont', '-s', '1472', '-c', '3', '-i', '0.3', '-W', '2', '10.0.0.5')).toMatch(/3 received/)
+    })
+
+    it('tracepath finds the path MTU, 1458, from the gateway', () => {
+      // Blue2 (host2) to Blue1 (host1) across the underlay, routed through the distributed router.
+      const out = output(topology.vm('Blue3').ns, 'tracepath', '-n', '-m', '3', '10.0.0.5')
+      expect(out, out).toMatch(/10\.0\.1\.1 .*pmtu 1458/)
+      expect(out, out).toMatch(/Resume: pmtu 1458/)
+    })
+
+    it('IPv6: a 1500-byte ping gets packet-too-big with MTU 1458', () => {
+      const blue1 = topology.vm('Blue1').ns
+      const out = output(blue1, 'ping', '-6', '-n', '-s', '1452', '-c', '2', '-i', '0.3', '-W', '1', '2001:db8:f5::7')
+      expect(out).toMatch(/mtu ?= ?1458/i)
+      expect(inNs(blue1, 'ip', '-6', 'route', 'get', '2001:db8:f5::7')).toMatch(/mtu 1458/)
+      // IPv6 senders fragment themselves once they know: the same ping now arrives in two fragments.
+      expect(output(blue1, 'ping', '-6', '-n', '-s', '1452', '-c', '2', '-i', '0.3', '-W', '2', '2001:db8:f5::7')).toMatch(/2 received/)
+    })
+
+    it('keeps ordinary traffic flowing: 3 pings Blue1 -> Blue2', async () => {
+      expect((await ping(topology.vm('Blue1').ns, '10.0.0.7', {count: 3})).received).toBe(3)
+    })
+  })
+
+  describe('GatewayWildcard: a gateway VM forwarding to an outside network', () => {
+    const OUTSIDE = '203.0.113.50'
+    beforeAll(async () => {
+      // The gateway VM (host2, VSID 5009, CA 10.0.9.2) routes between the VM network and 203.0.113.0/24.
+      const gw = topology.vm('GwVM').ns
+      execFileSync('ip', ['netns', 'add', outside])
+      execFileSync('ip', ['-n', gw, 'link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'ext0', 'netns', outside])
+      for (const [ns, address] of [[gw, '203.0.113.1/24'], [outside, `${OUTSIDE}/24`]]) {
+        inNs(ns, 'ip', 'link', 'set', 'lo', 'up')
+        inNs(ns, 'ip', 'addr', 'add', address, 'dev', 'ext0')
+        inNs(ns, 'ip', 'link', 'set', 'ext0', 'up')
+      }
+      inNs(gw, 'sysctl', '-qw', 'net.ipv4.ip_forward=1')
+      inNs(outside, 'ip', 'route', 'add', '10.0.0.0/16', 'via', '203.0.113.1')
+      // Policy on both hosts: the gateway's wildcard record and Blue's default route to its CA.
+      for (const host of [host1, host2]) {
+        cli(host, 'lookup-record', 'new', '--customer-address', '0.0.0.0', '--virtual-subnet-id', '5009', '--mac-address', GW_VM_MAC,
+          '--provider-address', '198.51.100.22', '--rule', 'TranslationMethodEncap', '--type', 'GatewayWildcard', '--vm-name', 'GwVM')
+        cli(host, 'customer-route', 'new', '--routing-domain-id', BLUE_RDID, '--virtual-subnet-id', '5001', '--destination-prefix', '0.0.0.0/0', '--next-hop', '10.0.9.2')
+        await applied(host)
+      }
+    })
+
+    it('Blue1 (host1) and Blue2 (host2) reach the outside through the gateway VM, and its replies with outside sources come back', async () => {
+      const before = (await status(host1)).drops['unknown-source-ca']
+      expect((await ping(topology.vm('Blue1').ns, OUTSIDE, {count: 3})).received).toBe(3)
+      expect((await ping(topology.vm('Blue2').ns, OUTSIDE, {count: 3})).received).toBe(3)
+      expect((await status(host1)).drops['unknown-source-ca']).toBe(before)
+      // The outside saw the tenant's addresses: the gateway forwards, it does not translate.
+      expect(output(outside, 'ip', 'neigh', 'show', 'dev', 'ext0')).toContain('203.0.113.1')
+    })
+
+    it("refuses other VMs' packets with a source they do not own", async () => {
+      const before = (await status(host1)).drops['src-ip-spoofed']
+      const blue1 = topology.vm('Blue1').ns
+      inNs(blue1, 'ip', 'addr', 'add', '203.0.113.77/32', 'dev', 'hnv-blue1')
+      try {
+        output(blue1, 'ping', '-n', '-I', '203.0.113.77', '-c', '2', '-i', '0.2', '-W', '1', '10.0.0.7')
+      } finally {
+        inNs(blue1, 'ip', 'addr', 'del', '203.0.113.77/32', 'dev', 'hnv-blue1')
+      }
+      expect((await status(host1)).drops['src-ip-spoofed']).toBeGreaterThanOrEqual(before + 2)
+    })
+  })
+
+  describe('UseExternalRouter: subnets reach each other through the gateway VM', () => {
+    /** Packets the gateway VM's kernel forwarded (/proc/net/snmp is per namespace). */
+    const forwarded = (): number => {
+      const lines = inNs(topology.vm('GwVM').ns, 'cat', '/proc/net/snmp').split('\n').filter((line) => line.startsWith('Ip:'))
+      return Number(lines[1].split(/\s+/)[lines[0].split(/\s+/).indexOf('ForwDatagrams')])
+    }
+    const setExternal = async (on: boolean) => {
+      for (const host of [host1, host2]) {
+        cli(host, 'global', 'set', '--use-external-router', on ? '$true' : '$false')
+        await applied(host)
+      }
+    }
+
+    beforeAll(async () => {
+      // Blue's subnets are routed by the gateway VM (10.0.9.2), which has ip_forward on (GatewayWildcard above).
+      for (const host of [host1, host2]) {
+        cli(host, 'customer-route', 'new', '--routing-domain-id', BLUE_RDID, '--virtual-subnet-id', '5001', '--destination-prefix', '10.0.0.0/16', '--next-hop', '10.0.9.2')
+      }
+      await setExternal(true)
+    })
+
+    it('Blue1 (10.0.0.5, host1) reaches Blue3 (10.0.1.5, host2) through the router VM: it forwards both ways, 3 routed hops', async () => {
+      const before = forwarded()
+      const out = output(topology.vm('Blue1').ns, 'ping', '-n', '-c', '3', '-i', '0.2', '-W', '2', '10.0.1.5')
+      expect(out).toMatch(/3 received/)
+      // Blue3's reply: TTL 64 - 1 (into the router's subnet) - 1 (the router VM) - 1 (into Blue1's subnet).
+      expect(out).toMatch(/ttl=61/)
+      expect(forwarded() - before).toBeGreaterThanOrEqual(6)
+    })
+
+    it('with the setting off again, the distributed router routes directly: one hop, the router VM sees nothing', async () => {
+      await setExternal(false)
+      const before = forwarded()
+      const out = output(topology.vm('Blue1').ns, 'ping', '-n', '-c', '3', '-i', '0.2', '-W', '2', '10.0.1.5')
+      expect(out).toMatch(/3 received/)
+      expect(out).toMatch(/ttl=63/)
+      expect(forwarded()).toBe(before)
+    })
+  })
+})
