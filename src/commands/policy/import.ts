@@ -2,7 +2,8 @@ import {Args, Flags} from '@oclif/core'
 import {PolicyCommand} from '../../lib/cli/policy-command.js'
 import type {AnyFlags} from '../../lib/cli/base.js'
 import {writeNote} from '../../lib/cli/output.js'
-import {readDocument} from '../../lib/policy/document.js'
+import {documentSize, readDocument} from '../../lib/policy/document.js'
+import {startProgress} from '../../lib/cli/progress.js'
 
 export default class PolicyImport extends PolicyCommand {
   static override summary = 'Create every object of a policy document (JSON or YAML) in one transaction: all or nothing'
@@ -13,7 +14,14 @@ export default class PolicyImport extends PolicyCommand {
   }
 
   async execute(flags: AnyFlags, args: AnyFlags): Promise<void> {
-    const counts = this.service(flags).importPolicy(await readDocument(args.file), flags.replace)
+    const document = await readDocument(args.file)
+    const progress = startProgress('importing', documentSize(document))
+    let counts: Record<string, number>
+    try {
+      counts = this.service(flags).importPolicy(document, flags.replace, progress)
+    } finally {
+      progress.done()
+    }
     const imported = Object.entries(counts).filter(([, n]) => n > 0)
     writeNote(`imported ${imported.length > 0 ? imported.map(([kind, n]) => `${n} ${kind}`).join(', ') : 'nothing'}`)
   }
