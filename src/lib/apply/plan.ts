@@ -96,13 +96,17 @@ export function runPlan(service: ModelService, file: TenantFile, options: PlanOp
 /** Raw records in the order their rules need (routes before the records that look up their domain). */
 const RAW_ORDER = ['ProviderAddresses', 'ProviderRoutes', 'CustomerRoutes', 'LookupRecords', 'VMNetworkAdapters'].map((name) => KINDS.find((k) => k.exportName === name)!)
 
-/** Runs fn, reporting its PolicyError or UsageError at the object's place in the file. */
+/**
+ * Runs fn, reporting its PolicyError or UsageError at the object's place in the file: at the field the
+ * message names (`-VMSubnet`) when the file gives it, else at the object.
+ */
 function at(file: TenantFile, object: FileObject, fn: () => void): void {
   try {
     fn()
   } catch (error) {
-    if (error instanceof PolicyError || error instanceof UsageError) throw new PolicyError(problemAt(file.document, object.path, error.message))
-    throw error
+    if (!(error instanceof PolicyError || error instanceof UsageError)) throw error
+    const field = [...error.message.matchAll(/(?:^|[\s(,'])-([A-Z][A-Za-z0-9]*)/g)].map((m) => m[1]).find((name) => name in object.input)
+    throw new PolicyError(problemAt(file.document, field ? [...object.path, field] : object.path, error.message))
   }
 }
 
@@ -131,7 +135,7 @@ function converge(service: ModelService, kind: KindSpec, input: RawInput, byName
     const param = paramName(property)
     if (!(param in input) || property.name === 'Name' || sameValue(property, input[param], existing[property.name])) continue
     if (property.settable) settable[param] = input[param]
-    else throw new PolicyError(`${param} is ${displayValue(existing[property.name])} for ${kind.name} ${nameOf(existing)} in the store and cannot be changed in place; remove the ${kind.label[0]} first (hnv ${kind.topic} remove), or rename it in the file and apply with --prune`)
+    else throw new PolicyError(`-${param} is ${displayValue(existing[property.name])} for ${kind.name} ${nameOf(existing)} in the store and cannot be changed in place; remove the ${kind.label[0]} first (hnv ${kind.topic} remove), or rename it in the file and apply with --prune`)
   }
   const changed = setChanged(() => service.set(kind, {inputObjects: [existing]}, settable).objects[0], kind, existing, settable)
   if (changed) {

@@ -31,3 +31,9 @@ export async function readDocument(source: string): Promise<unknown> {
     throw new PolicyError(`${source} is not valid YAML: ${(error as Error).message.split('\n')[0]}`)
   }
 }
+
+/** How many objects a document lists (for a progress bar; anything that is not a list counts nothing). */
+export function documentSize(document: unknown): number {
+  if (typeof document !== 'object' || document === null) return 0
+  return Object.values(document).reduce((n: number, value) => n + (Array.isArray(value) ? value.length : 0), 0)
+}

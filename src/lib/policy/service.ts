@@ -113,7 +113,7 @@ export class PolicyService {
    * Creates every object of a document in one transaction, through the same rules as New. With replace,
    * the store's policy is emptied first, so the result is exactly the document.
    */
-  importPolicy(document: unknown, replace: boolean): Record<string, number> {
+  importPolicy(document: unknown, replace: boolean, progress?: {tick(): void}): Record<string, number> {
     const doc = asDocument(document)
     return this.store.write(() => {
       this.store.logFullChange()
@@ -127,6 +127,7 @@ export class PolicyService {
         items.forEach((item, index) => {
           try {
             this.insert(kind, propertiesToParams(kind, item))
+            progress?.tick()
           } catch (error) {
             if (error instanceof PolicyError || error instanceof UsageError) throw new PolicyError(`${kind.exportName}[${index}]: ${error.message}`)
             throw error

@@ -146,9 +146,17 @@ VMs: [{Name: V, VMSubnet: s, VMHost: H1, MACAddress: 02-00-00-00-00-0a, IPv6Addr
     const bad = file('bad.yaml', TENANTS.replace('{Name: Red2, VMSubnet: Red-A, VMHost: host2}', '{Name: Red2, VMSubnet: Green-A, VMHost: host2}'))
     const run = await hnv(store, 'apply', '-f', bad)
     expect(run.code).toBe(1)
-    expect(run.stderr).toBe("hnv: bad.yaml:26: VMs[3]: VM 'Red2' refers to VM subnet 'Green-A', which does not exist (there are: Blue-A, Red-A); create it first, or give another -VMSubnet\n")
+    expect(run.stderr).toBe("hnv: bad.yaml:26: VMs[3].VMSubnet: VM 'Red2' refers to VM subnet 'Green-A', which does not exist (there are: Blue-A, Red-A); create it first, or give another -VMSubnet\n")
     expect(revision(store)).toBe(0)
     expect(model(store).hosts).toEqual([])
+  })
+
+  it('names the field when the model names it, on its own line', async () => {
+    const store = newStore()
+    const bad = file('field.yaml', TENANTS.replace('    Prefix: 10.0.0.0/24\n  - Name: Red-A', '    Prefix: 10.0.0.1/24\n  - Name: Red-A'))
+    const run = await hnv(store, 'plan', '-f', bad)
+    expect(run.stderr).toMatch(/^hnv: field\.yaml:13: VMSubnets\[0\]\.Prefix: -Prefix: prefix '10\.0\.0\.1\/24' has host bits set; did you mean 10\.0\.0\.0\/24\?$/m)
+    expect(run.code).toBe(1)
   })
 
   it('refuses to change what cannot change in place, naming the line', async () => {
@@ -157,7 +165,7 @@ VMs: [{Name: V, VMSubnet: s, VMHost: H1, MACAddress: 02-00-00-00-00-0a, IPv6Addr
     const moved = file('moved.yaml', TENANTS.replace('{Name: Red1, VMSubnet: Red-A', '{Name: Red1, VMSubnet: Blue-A'))
     const run = await hnv(store, 'apply', '-f', moved)
     expect(run.code).toBe(1)
-    expect(run.stderr).toMatch(/^hnv: moved\.yaml:25: VMs\[2\]: VMSubnet is Red-A for VM Red1 in the store and cannot be changed in place; remove the VM first/)
+    expect(run.stderr).toMatch(/^hnv: moved\.yaml:25: VMs\[2\]\.VMSubnet: -VMSubnet is Red-A for VM Red1 in the store and cannot be changed in place; remove the VM first/)
   })
 
   it('creates raw low-level records beside the model, once', async () => {

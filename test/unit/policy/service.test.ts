@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {PolicyError, UsageError} from '../../../src/lib/cli/errors.js'
+import {documentSize} from '../../../src/lib/policy/document.js'
 import {customerRoute, lookupRecord, providerAddress, vmNetworkAdapter} from '../../../src/lib/policy/kinds.js'
 import {BLUE_RDID, DEMO_RECORDS, demoService} from '../../support/policy.js'
 
@@ -149,6 +150,14 @@ describe('export and import', () => {
     const target = demoService()
     expect(target.importPolicy(JSON.parse(JSON.stringify(document)), true)).toMatchObject({LookupRecords: DEMO_RECORDS.length})
     expect(target.exportPolicy()).toEqual(document)
+  })
+
+  it('ticks its progress once per imported object, as many as documentSize counts', () => {
+    const document = JSON.parse(JSON.stringify(demoService().exportPolicy()))
+    let ticks = 0
+    demoService().importPolicy(document, true, {tick: () => ticks++})
+    expect(ticks).toBe(documentSize(document))
+    expect(ticks).toBeGreaterThan(DEMO_RECORDS.length)
   })
 
   it('is all or nothing, naming the bad object', () => {

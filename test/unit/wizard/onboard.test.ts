@@ -188,18 +188,18 @@ describe('without a terminal it never prompts', () => {
 
 const hasScript = spawnSync('script', ['--version']).status === 0
 
-describe.skipIf(!hasScript)('the command on a terminal (a pseudo-terminal from script(1))', () => {
-  const dir = tempDir()
-  afterAll(() => dir.remove())
-
-  it('asks, shows the plan, applies after yes, and prints the command line', async () => {
-    const store = join(dir.path, 'tty.db')
-    expect(hnvProcess(store, ['apply', '-f', '-'], BASE).code).toBe(0)
-    const child = spawn('script', ['-qfec', `${process.execPath} ${BIN} tenant onboard`, '/dev/null'], {env: {...process.env, HNV_STORE: store, TERM: 'dumb', COLUMNS: '120'}})
-    let screen = ''
-    child.stdout.on('data', (chunk) => (screen += chunk.toString()))
-    let seen = 0
-    const expectThen = async (pattern: RegExp, keys: string) => {
+/** hnv tenant onboard on a pseudo-terminal (script(1)): wait for a prompt, then type. */
+function onTerminal(store: string) {
+  const child = spawn('script', ['-qfec', `${process.execPath} ${BIN} tenant onboard`, '/dev/null'], {env: {...process.env, HNV_STORE: store, TERM: 'dumb', COLUMNS: '120'}})
+  let screen = ''
+  child.stdout.on('data', (chunk) => (screen += chunk.toString()))
+  let seen = 0
+  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)))
+  return {
+    exited,
+    screen: () => screen,
+    kill: () => child.kill(),
+    async expectThen(pattern: RegExp, keys: string): Promise<void> {
       const deadline = Date.now() + 20_000
       while (!pattern.test(screen.slice(seen))) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; screen:\n${screen.slice(seen)}`)
@@ -207,24 +207,54 @@ describe.skipIf(!hasScript)('the command on a terminal (a pseudo-terminal from s
       }
       seen = screen.length
       child.stdin.write(keys)
-    }
-    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)))
+    },
+  }
+}
+
+describe.skipIf(!hasScript)('the command on a terminal (a pseudo-terminal from script(1))', () => {
+  const dir = tempDir()
+  afterAll(() => dir.remove())
+
+  it('asks, shows the plan, applies after yes, and prints the command line', async () => {
+    const store = join(dir.path, 'tty.db')
+    expect(hnvProcess(store, ['apply', '-f', '-'], BASE).code).toBe(0)
+    const terminal = onTerminal(store)
     try {
-      await expectThen(/Tenant \(VM network\) name/, 'Teal\r')
-      await expectThen(/Address family/, '\r')
-      await expectThen(/Prefix of subnet 1/, '\r')
-      await expectThen(/Add another subnet\?/, '\r')
-      await expectThen(/How many VMs in Teal-Subnet1/, '1\r')
-      await expectThen(/Host for Teal1/, '\x1b[B\r')
-      await expectThen(/Apply this plan\?/, '\r')
-      expect(await exited).toBe(0)
+      await terminal.expectThen(/Tenant \(VM network\) name/, 'Teal\r')
+      await terminal.expectThen(/Address family/, '\r')
+      await terminal.expectThen(/Prefix of subnet 1/, '\r')
+      await terminal.expectThen(/Add another subnet\?/, '\r')
+      await terminal.expectThen(/How many VMs in Teal-Subnet1/, '1\r')
+      await terminal.expectThen(/Host for Teal1/, '\x1b[B\r')
+      await terminal.expectThen(/Apply this plan\?/, '\r')
+      expect(await terminal.exited).toBe(0)
     } finally {
-      child.kill()
+      terminal.kill()
     }
-    expect(screen).toMatch(/New\s+VM\s+Teal1\s+VMSubnet Teal-Subnet1, VMHost host2, IPv4Address 10\.0\.0\.2/)
-    expect(screen).toContain('hnv tenant onboard --name Teal --address-family IPv4 --subnet Teal-Subnet1=10.0.0.0/24 --vm Teal1=Teal-Subnet1@host2 --yes')
+    expect(terminal.screen()).toMatch(/New\s+VM\s+Teal1\s+VMSubnet Teal-Subnet1, VMHost host2, IPv4Address 10\.0\.0\.2/)
+    expect(terminal.screen()).toContain('hnv tenant onboard --name Teal --address-family IPv4 --subnet Teal-Subnet1=10.0.0.0/24 --vm Teal1=Teal-Subnet1@host2 --yes')
     const opened = PolicyStore.open(store)
     expect(new ModelService(opened).vms().map((vm) => vm.Name)).toEqual(['Blue1', 'Teal1'])
     opened.close()
+  })
+
+  it('Ctrl+C at a prompt: one line, exit 1, nothing written', async () => {
+    const store = join(dir.path, 'cancel.db')
+    expect(hnvProcess(store, ['apply', '-f', '-'], BASE).code).toBe(0)
+    const before = PolicyStore.open(store)
+    const revision = before.revision()
+    before.close()
+    const terminal = onTerminal(store)
+    try {
+      await terminal.expectThen(/Tenant \(VM network\) name/, 'Teal\r')
+      await terminal.expectThen(/Address family/, '\x03')
+      expect(await terminal.exited).toBe(1)
+    } finally {
+      terminal.kill()
+    }
+    expect(terminal.screen()).toContain('hnv: cancelled at a prompt: nothing was written')
+    const after = PolicyStore.open(store)
+    expect(after.revision()).toBe(revision)
+    after.close()
   })
 })
