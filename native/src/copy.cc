@@ -2,8 +2,9 @@
 // (offload.ts's Memcpy hook). sum16(buf, from, to): the RFC 1071 sum of buf[from, to) (offload.ts's
 // Checksum hook), 8 bytes per step. JS has no allocation-free memcpy between two Uint8Arrays in Node 20:
 // TypedArray.prototype.set needs a subarray (a new object) and Buffer.prototype.copy makes one inside;
-// a DataView loop moves 4 bytes per step. This is the one non-syscall in the addon, kept to raw N-API
-// (no wrapper objects) because it runs per segment. Bounds are checked here; bad arguments throw.
+// a DataView loop moves (and sums) 4 bytes per step. These two are the addon's only non-syscalls (DESIGN:
+// "syscalls only"; measured worth it: BENCHMARKS.md), kept to raw N-API (no wrapper objects) because they
+// run per segment. Bounds are checked here; bad arguments throw.
 #include <string.h>
 
 #include "common.h"
