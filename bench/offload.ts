@@ -16,7 +16,7 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import {cpus, loadavg} from 'node:os'
 import {PerformanceObserver, performance} from 'node:perf_hooks'
 import {fileURLToPath, pathToFileURL} from 'node:url'
-import {nativeAvailable, nativeMemcpy} from '../src/lib/engine/io/native.js'
+import {nativeAvailable, nativeChecksum, nativeMemcpy} from '../src/lib/engine/io/native.js'
 import {Coalescer, innerMtu, OffloadBatch, Segmenter, type OffloadOptions} from '../src/lib/engine/offload.js'
 import {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_HEADER_LEN, writeVnetGso} from '../src/lib/engine/vnet.js'
 import {fold, sum16} from '../src/lib/wire/checksum.js'
@@ -41,7 +41,7 @@ export interface OffloadBenchResult {
   loadAverage: number[]
   dataViewCopies: OffloadFigures
   bufferCopyMemcpy: OffloadFigures
-  /** With the addon's allocation-free copy; null when the addon is not built. */
+  /** With the addon's allocation-free copy and sum16; null when the addon is not built. */
   addonMemcpy: OffloadFigures | null
 }
 
@@ -119,7 +119,7 @@ export async function runOffloadBench(): Promise<OffloadBenchResult> {
   const bufferCopyMemcpy = await figures({memcpy: bufferCopy})
   // The addon's copy (what the engine uses when the addon has it): no allocation, one N-API call per copy.
   const copy = nativeAvailable() ? nativeMemcpy() : undefined
-  const addonMemcpy = copy === undefined ? null : await figures({memcpy: copy})
+  const addonMemcpy = copy === undefined ? null : await figures({memcpy: copy, checksum: nativeChecksum()})
   return {node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, loadAverage: loadavg().map(round), dataViewCopies, bufferCopyMemcpy, addonMemcpy}
 }
 
@@ -200,7 +200,7 @@ async function figures(options: OffloadOptions): Promise<OffloadFigures> {
 
 async function main(): Promise<void> {
   const r = await runOffloadBench()
-  for (const [label, f] of [['DataView copies', r.dataViewCopies], ['Buffer.copy memcpy', r.bufferCopyMemcpy], ['addon copy', r.addonMemcpy]] as const) {
+  for (const [label, f] of [['DataView copies', r.dataViewCopies], ['Buffer.copy memcpy', r.bufferCopyMemcpy], ['addon copy + sum16', r.addonMemcpy]] as const) {
     if (f === null) continue
     const s = f.segment
     const c = f.coalesce

@@ -4,7 +4,7 @@
 // syscalls of the sending host's engine (`strace -c -f`) or a V8 CPU profile (`--cpu-prof`, the engines
 // then run with bench/cpu-prof-hook.mjs and write <pid>.cpuprofile files into bench/results/profile/ when
 // they stop).
-//   sudo npx tsx bench/profile.ts [--no-offload] [--strace] [--udp] [--streams N] [--seconds N]
+//   sudo npx tsx bench/profile.ts [--no-offload] [--strace] [--cpu-prof] [--udp] [--streams N] [--seconds N] [--nice N]
 import {execFileSync, spawn} from 'node:child_process'
 import {mkdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -47,6 +47,10 @@ const topology = Topology.plan(spec, PREFIX)
 try {
   await topology.up({engineArgs: OFFLOAD ? [] : ['--no-offload']})
   const [h1, h2] = topology.hosts
+  // --nice N: run the engines at that niceness (a data plane daemon's Nice= in its unit), to see how much
+  // of the gap is waiting for a CPU behind other processes.
+  const nice = argValue('--nice')
+  if (nice !== undefined) for (const h of topology.hosts) execFileSync('renice', ['-n', nice, '-p', String(h.pid)], {stdio: 'ignore'})
   const server = spawn('ip', ['netns', 'exec', topology.vm('Blue2').ns, 'iperf3', '-s', '-1'], {stdio: 'ignore'})
   await new Promise((r) => setTimeout(r, 300))
   const before = [cpu(h1.pid!), cpu(h2.pid!)]
@@ -56,8 +60,10 @@ try {
   strace?.stderr.on('data', (c: Buffer) => (straceOut += c.toString()))
   // Mid-transfer: the sender's TCP state (cwnd, rtt, what limits it) and the receiver's.
   const ssTimer = setTimeout(() => {
-    void run('ip', ['netns', 'exec', topology.vm('Blue1').ns, 'ss', '-tin', 'dport', '5201']).then((o) => console.log(`sender ss: ${o.replace(/\s+/g, ' ').slice(0, 900)}`))
-    void run('ip', ['netns', 'exec', topology.vm('Blue2').ns, 'ss', '-tin', 'sport', '5201']).then((o) => console.log(`receiver ss: ${o.replace(/\s+/g, ' ').slice(0, 900)}`))
+    void run('ip', ['netns', 'exec', topology.vm('Blue1').ns, 'ss', '-tin', 'dport', '5201']).then((o) => console.log(`sender ss: ${o.replace(/\s+/g, ' ').slice(0, 2000)}`))
+    // The GRE raw sockets' queues (Recv-Q: what waits for the engine's recvmmsg) on both hosts.
+    for (const h of topology.hosts) void run('ip', ['netns', 'exec', h.ns, 'ss', '-w', '-a', '-n', '-m']).then((o) => console.log(`${h.spec.name} raw sockets: ${o.replace(/\s+/g, ' ')}`))
+    void run('ip', ['netns', 'exec', topology.vm('Blue2').ns, 'ss', '-tin', 'sport', '5201']).then((o) => console.log(`receiver ss: ${o.replace(/\s+/g, ' ').slice(0, 2000)}`))
   }, (SECONDS * 1000) / 2)
   const out = await run('ip', ['netns', 'exec', topology.vm('Blue1').ns, 'iperf3', '-c', '10.0.0.7', '-t', String(SECONDS), '-J', '-P', String(STREAMS), ...(UDP ? ['-u', '-l', '64', '-b', '0'] : [])])
   clearTimeout(ssTimer)

@@ -184,6 +184,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     napi_value copy;
     napi_create_function(env, "copy", NAPI_AUTO_LENGTH, Copy, nullptr, &copy);
     exports.Set("copy", Napi::Value(env, copy));
+    napi_value sum16;
+    napi_create_function(env, "sum16", NAPI_AUTO_LENGTH, Sum16, nullptr, &sum16);
+    exports.Set("sum16", Napi::Value(env, sum16));
   }
   Napi::Object constants = Constants(env);
   InitReaders(env, constants);

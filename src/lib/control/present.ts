@@ -96,6 +96,16 @@ export function statusSections(status: RuntimeStatus): Section[] {
     },
     {title: 'Drops', result: {columns: ['Reason', 'Packets'], rows: nonZero(status.drops).map(([Reason, Packets]) => ({Reason, Packets}))}},
     {title: 'Replies by the engine', result: {columns: ['Reply', 'Packets'], rows: nonZero(status.replies).map(([Reply, Packets]) => ({Reply, Packets}))}},
+    {
+      title: 'Offload (TSO super-frames segmented, segments coalesced)',
+      result: {
+        columns: ['Counter', 'Value'],
+        rows: [
+          ...nonZero(status.offload.segment).map(([name, Value]) => ({Counter: `segment.${name}`, Value})),
+          ...nonZero(status.offload.coalesce).map(([name, Value]) => ({Counter: `coalesce.${name}`, Value})),
+        ],
+      },
+    },
   ]
 }
 

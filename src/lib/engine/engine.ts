@@ -34,7 +34,7 @@ import {Action, FloodKind, Pipeline, Verdict} from './pipeline.js'
 import {LearnQueue, takeDynamicHits, type LearnedRecord} from './learning.js'
 import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES} from './stages.js'
 import {NONE, PA_STRIDE, macText, type ForwardingTable} from './table.js'
-import {COALESCE_STAT_NAMES, Coalescer, GSO_MAX_IP_LEN, OffloadBatch, SEGMENT_STAT_NAMES, Segmenter, innerMtu, type Memcpy} from './offload.js'
+import {COALESCE_STAT_NAMES, Coalescer, GSO_MAX_IP_LEN, OffloadBatch, SEGMENT_STAT_NAMES, Segmenter, innerMtu, type Checksum, type Memcpy} from './offload.js'
 import {vnetIngress, writeVnetNone} from './vnet.js'
 import type {EngineTap, TapHost} from './tap.js'
 
@@ -45,6 +45,8 @@ export interface EngineOptions {
   onError?: (source: string, error: Error) => void
   /** An allocation-free memcpy for segmenting and coalescing (the addon's); default: offload.ts's own copies. */
   memcpy?: Memcpy
+  /** An allocation-free RFC 1071 sum for the same (the addon's); default: offload.ts's own. */
+  checksum?: Checksum
 }
 
 export interface PortStatus {
@@ -307,8 +309,8 @@ export class Engine implements TapHost {
 
   constructor(options: EngineOptions) {
     this.onError = options.onError
-    this.segmenter = new Segmenter({memcpy: options.memcpy})
-    this.coalescer = new Coalescer({maxFrames: MAX_BATCH, memcpy: options.memcpy})
+    this.segmenter = new Segmenter({memcpy: options.memcpy, checksum: options.checksum})
+    this.coalescer = new Coalescer({maxFrames: MAX_BATCH, memcpy: options.memcpy, checksum: options.checksum})
     for (const u of options.underlays) {
       if (u.batchSize > MAX_BATCH) throw new RangeError(`underlay batch size ${u.batchSize} is above ${MAX_BATCH}`)
       this.capacity = Math.max(this.capacity, u.batchSize)

@@ -236,7 +236,7 @@ export class Segmenter {
    * is at most `maxIpLen` bytes (see innerMtu), appended to `out` from `out.used` on, each preceded by
    * `headroom` free bytes. GSO TCPV4/TCPV6 (+ECN) and UDP_L4 are split (a TCP super-frame whose gso_size
    * does not fit is cut to the MSS that does; a UDP one is refused: SEGMENT_TOO_BIG); a plain frame is
-   * copied as one segment with its NEEDS_CSUM checksum completed (the engine's zero-copy path for those
+   * refused when larger than the inner MTU (SEGMENT_TOO_BIG), else copied as one segment with its NEEDS_CSUM checksum completed (the engine's zero-copy path for those
    * is vnetIngress). The IP length field bounds the packet (padding after it is not sent; 0 means the
    * whole frame). `src` is not modified.
    *
@@ -245,7 +245,7 @@ export class Segmenter {
    */
   segment(src: Uint8Array, hdr: number, frame: number, end: number, maxIpLen: number, out: OffloadBatch, headroom: number): number {
     const gsoType = src[hdr + VNET_GSO_TYPE] & ~VNET_GSO_ECN
-    if (gsoType === VNET_GSO_NONE) return this.plain(src, hdr, frame, end, out, headroom)
+    if (gsoType === VNET_GSO_NONE) return this.plain(src, hdr, frame, end, maxIpLen, out, headroom)
     if (gsoType !== VNET_GSO_TCPV4 && gsoType !== VNET_GSO_TCPV6 && gsoType !== VNET_GSO_UDP_L4) {
       return -DropReason.OFFLOAD_UNSUPPORTED
     }
@@ -380,8 +380,9 @@ export class Segmenter {
   }
 
   /** A frame without GSO: copied, its partial checksum completed in the copy. */
-  private plain(src: Uint8Array, hdr: number, frame: number, end: number, out: OffloadBatch, headroom: number): number {
+  private plain(src: Uint8Array, hdr: number, frame: number, end: number, maxIpLen: number, out: OffloadBatch, headroom: number): number {
     const len = end - frame
+    if (len - Eth.HEADER_LEN > maxIpLen) return -DropReason.SEGMENT_TOO_BIG
     if (out.count >= out.offsets.length || out.used + headroom + len > out.buffer.length) return -DropReason.OFFLOAD_NO_ROOM
     let field = 0
     let start = 0

@@ -60,7 +60,7 @@ const DROP_SPEC = {
   UNKNOWN_SOURCE_CA: ['unknown-source-ca', 'the inner source CA has no lookup record in the routing domain'],
   SOURCE_PA_MISMATCH: ['source-pa-mismatch', "the outer source is not the PA of the inner source's record"],
   OFFLOAD_NO_ROOM: ['offload-no-room', 'segmentation or coalescing output area full for this super-frame'],
-  SEGMENT_TOO_BIG: ['segment-too-big', 'a UDP GSO segment larger than the inner MTU (datagrams cannot be re-split)'],
+  SEGMENT_TOO_BIG: ['segment-too-big', 'a UDP GSO segment or a plain frame larger than the inner MTU (not re-split)'],
   DHCP_NO_ADDRESS: ['dhcp-no-address', 'DHCP from an adapter without an IPv4 lookup record in its VSID'],
   DHCP_NO_SUBNET: ['dhcp-no-subnet', "DHCP: the adapter's CA is in no on-link customer route with a gateway"],
   DHCP_IGNORED: ['dhcp-ignored', 'DHCP release, decline, inform, a request for another server, or not a request'],

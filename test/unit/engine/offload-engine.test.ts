@@ -10,8 +10,9 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {compile} from '../../../src/lib/engine/compile.js'
 import {Engine} from '../../../src/lib/engine/engine.js'
 import type {PortFeatures} from '../../../src/lib/engine/ports.js'
-import type {Memcpy} from '../../../src/lib/engine/offload.js'
-import {nativeAvailable, nativeMemcpy} from '../../../src/lib/engine/io/native.js'
+import type {Checksum, Memcpy} from '../../../src/lib/engine/offload.js'
+import {nativeAvailable, nativeChecksum, nativeMemcpy} from '../../../src/lib/engine/io/native.js'
+import {fold, sum16} from '../../../src/lib/wire/checksum.js'
 import {VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_HEADER_LEN} from '../../../src/lib/engine/vnet.js'
 import {parseNvgre} from '../../../src/lib/wire/index.js'
 import {MemoryPort} from '../../support/memory-port.js'
@@ -63,12 +64,12 @@ afterEach(() => {
  * Joined: every packet host1 sends arrives at host2 at once, as a batch of one. Not joined: the test hands
  * host2 what host1 sent as one batch (as recvmmsg would), which is what coalescing needs.
  */
-function twoHosts(receiver: Partial<PortFeatures>, joined = true, memcpy?: Memcpy) {
+function twoHosts(receiver: Partial<PortFeatures>, joined = true, memcpy?: Memcpy, checksum?: Checksum) {
   const network = new MemoryNetwork()
   const u1 = network.underlay({family: 4, local: HOST1_PA})
   const u2 = (joined ? network : new MemoryNetwork()).underlay({family: 4, local: HOST2_PA})
-  const e1 = new Engine({underlays: [u1], memcpy})
-  const e2 = new Engine({underlays: [u2], memcpy})
+  const e1 = new Engine({underlays: [u1], memcpy, checksum})
+  const e2 = new Engine({underlays: [u2], memcpy, checksum})
   engines.push(e1, e2)
   e1.load(compile(topology(1), 1))
   e2.load(compile(topology(2), 1))
@@ -117,11 +118,24 @@ describe('TSO super-frames through two engines', () => {
     })
   }
 
-  it.skipIf(!nativeAvailable())('with the addon\'s copy (as the runtime runs it): the same segments and the same stream', () => {
+  it.skipIf(!nativeAvailable())('the addon\'s sum16 equals the wire layer\'s sum on random buffers and ranges', () => {
+    const native = nativeChecksum()!
+    const buf = Buffer.alloc(4096)
+    for (let i = 0; i < buf.length; i++) buf[i] = (i * 2654435761) >>> 24
+    for (let k = 0; k < 2000; k++) {
+      const from = (k * 7919) % 2048
+      const to = from + ((k * 104729) % 2049)
+      expect(native(buf, from, to)).toBe(fold(sum16(buf, from, to)))
+    }
+  })
+
+  it.skipIf(!nativeAvailable())('with the addon\'s copy and sum (as the runtime runs it): the same segments and the same stream', () => {
     const memcpy = nativeMemcpy()
+    const checksum = nativeChecksum()
     expect(memcpy).toBeDefined()
+    expect(checksum).toBeDefined()
     for (const c of CASES.filter((x) => x.segments.length > 2)) {
-      const {u1, u2, blue1, blue2} = twoHosts(TSO, false, memcpy)
+      const {u1, u2, blue1, blue2} = twoHosts(TSO, false, memcpy, checksum)
       const frame = Buffer.from(c.frame, 'hex')
       blue1.receive(Buffer.concat([vnetHeader(c.vnet), frame]))
       const wire = u1.take()

@@ -199,6 +199,14 @@ describe.each(COPIES)('Segmenter (%s): super-frames from a vnet_hdr TAP, against
     }
   })
 
+  it('a plain frame larger than the inner MTU is refused, not sent whole', () => {
+    const c = segmentCases.find((x) => x.name.startsWith('tcp4 20000 bytes'))!
+    const {src, hdr, frame, end} = source({...c, vnet: {...c.vnet, gsoType: VNET_GSO_NONE}})
+    const out = new OffloadBatch(64 * 1024, 16)
+    expect(new Segmenter().segment(src, hdr, frame, end, c.maxIpLen, out, 0)).toBe(-DropReason.SEGMENT_TOO_BIG)
+    expect(out.count).toBe(0)
+  })
+
   it('innerMtu: 1500 leaves 1458 under NVGRE over IPv4 and 1438 over IPv6', () => {
     expect(innerMtu(1500, false)).toBe(1458)
     expect(innerMtu(1500, true)).toBe(1438)

@@ -125,6 +125,8 @@ export interface NativeAddon {
    * payloads, coalesced super-frames). Throws RangeError outside either array.
    */
   copy(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void
+  /** RFC 1071 sum of the big-endian words of `buf[from, to)`, folded, not complemented (offload.ts's Checksum). */
+  sum16(buf: Uint8Array, from: number, to: number): number
   readonly constants: NativeConstants
 }
 
@@ -166,6 +168,12 @@ export function native(): NativeAddon {
     loadError = new NativeUnavailableError(ADDON_PATH, error)
     throw loadError
   }
+}
+
+/** The addon's allocation-free checksum, for offload.ts (Checksum), or undefined with an older build. */
+export function nativeChecksum(): ((buf: Uint8Array, from: number, to: number) => number) | undefined {
+  const addon = native()
+  return typeof addon.sum16 === 'function' ? addon.sum16 : undefined
 }
 
 /** The addon's allocation-free copy, for offload.ts (Memcpy), or undefined with an older build. */

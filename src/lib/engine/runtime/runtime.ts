@@ -16,7 +16,7 @@ import {EngineError} from '../../control/errors.js'
 import type {ApplyTiming, ControlMethod, RuntimeError, RuntimeStatus} from '../../control/protocol.js'
 import {GreUnderlay} from '../io/gre-underlay.js'
 import {TapPort} from '../io/tap-port.js'
-import {nativeMemcpy} from '../io/native.js'
+import {nativeChecksum, nativeMemcpy} from '../io/native.js'
 import {lastLoadKind, loadForwardingTable} from '../policy-source.js'
 import type {ForwardingTable} from '../table.js'
 import {Engine} from '../engine.js'
@@ -124,7 +124,7 @@ export class EngineRuntime {
       for (const local of locals) {
         underlays.push({local, underlay: hostCall(() => GreUnderlay.open({family: local.family, local: local.bytes, linkMtu: local.mtu}))})
       }
-      engine = new Engine({underlays: underlays.map((u) => u.underlay), onError: throttledLog(options.log), memcpy: nativeMemcpy()})
+      engine = new Engine({underlays: underlays.map((u) => u.underlay), onError: throttledLog(options.log), memcpy: nativeMemcpy(), checksum: nativeChecksum()})
       // Every TAP fits the tightest underlay: a frame may leave through any of them.
       const tapMtu =
         options.tapMtu ??
