@@ -20,7 +20,7 @@ import {
   type UnderlayTxBatch,
 } from './ports.js'
 import {ipv4ToString, ipv6ToString} from '../wire/address.js'
-import {pushNvgre, rewriteRouted, writeReply} from './actions.js'
+import {clampMss, pushNvgre, rewriteRouted, writeReply} from './actions.js'
 import {CounterTable, namedCounts, PORT_COUNTER_NAMES, PortCounter, VSID_COUNTER_NAMES, VsidCounter} from './counters.js'
 import {Action, FloodKind, Pipeline, Verdict} from './pipeline.js'
 import {LearnQueue, takeDynamicHits, type LearnedRecord} from './learning.js'
@@ -485,7 +485,10 @@ export class Engine implements TapHost {
       if (v.learn) this.learnQueue.push(t, t.vsids.value[v.vsid], v.learnCa, v.learnMacHi, v.learnMacLo, v.learnPa)
       const out = loaded.portSlot[v.outPort]
       if (out === NONE) this.drop(loaded, DropReason.PORT_NOT_ATTACHED, NONE, v.vsid)
-      else this.toPort(loaded, out, buf, v.outOff, end, base - batch.headroom, v.vsid)
+      else {
+        if (v.mss !== 0) clampMss(buf, v)
+        this.toPort(loaded, out, buf, v.outOff, end, base - batch.headroom, v.vsid)
+      }
     }
     this.flush()
   }
@@ -507,6 +510,7 @@ export class Engine implements TapHost {
         const u = this.underlayFor(loaded, v)
         if (u === NONE) return this.drop(loaded, DropReason.NO_UNDERLAY, inSlot, v.vsid)
         if (v.routed) rewriteRouted(buf, v)
+        if (v.mss !== 0) clampMss(buf, v)
         const start = pushNvgre(buf, v, floor)
         if (start < 0) return this.drop(loaded, DropReason.NO_HEADROOM, inSlot, v.vsid)
         this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)

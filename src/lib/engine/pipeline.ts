@@ -16,7 +16,7 @@ import {IpProto} from '../wire/ip.js'
 import {Ipv4, Ipv4View} from '../wire/ipv4.js'
 import {Ipv6, Ipv6View} from '../wire/ipv6.js'
 import {NVGRE_HEADER_LEN, NvgreView} from '../wire/nvgre.js'
-import {Tcp} from '../wire/tcp.js'
+import {Tcp, TcpFlag} from '../wire/tcp.js'
 import {Udp} from '../wire/udp.js'
 import {BOOTREQUEST, DHCP_CLIENT_PORT, DHCP_OPT_REQUESTED_IP, DHCP_OPT_SERVER_ID, DHCP_SERVER_PORT, DHCPACK, DHCPDISCOVER, DHCPNAK, DHCPOFFER, DHCPREQUEST, DhcpView} from '../wire/dhcp.js'
 import {ADDR_DST, ADDR_SRC} from './ports.js'
@@ -101,6 +101,8 @@ export class Verdict {
   declare flowId: number
   /** MTU: the largest inner IP packet the underlay carries whole (the MTU a packet-too-big reports). */
   declare mtu: number
+  /** MSS clamping: the most a TCP SYN's MSS option may say (actions.ts clampMss), 0 for no clamping. */
+  declare mss: number
 
   /** FLOOD: FloodKind. */
   declare flood: number
@@ -156,6 +158,7 @@ export class Verdict {
     this.greVsid = 0
     this.flowId = 0
     this.mtu = 0
+    this.mss = 0
     this.flood = FloodKind.NONE
     this.learn = false
     this.learnCa = 0
@@ -315,6 +318,7 @@ export class Pipeline {
     if (record === NONE) return drop(v, DropReason.UNKNOWN_SOURCE_CA)
     v.srcRecord = record
     if (t.records.pa[record] !== v.srcPa) return drop(v, DropReason.SOURCE_PA_MISMATCH)
+    if (v.outPort !== NONE && t.ports.mssClamp[v.outPort] === 1) this.clampMss(v, family)
     // Broadcast and multicast from another host: a copy to each local port of the VSID (flood.ts).
     if (group) return this.flood(t, v, FloodKind.ALL)
     v.stage = Stage.LOCAL_DELIVERY
@@ -414,6 +418,7 @@ export class Pipeline {
     if (action === Action.ENCAP) {
       // Without DF it goes out anyway: the kernel fragments the outer packet and the peer's reassembles.
       if (ip.dontFrag && !this.fits(t, v)) return this.tooBig(t, v)
+      if (t.ports.mssClamp[v.inPort] === 1) this.clampMss(v, t.pas.family[v.pa])
       let sport = 0
       let dport = 0
       if ((ip.protocol === IpProto.TCP || ip.protocol === IpProto.UDP) && !ip.isFragment && v.l3End - v.l4Off >= L4_PORTS_LEN) {
@@ -450,6 +455,7 @@ export class Pipeline {
     if (action === Action.ENCAP) {
       // IPv6 is never fragmented on the way (RFC 8200 §5): the sender learns the MTU instead.
       if (!this.fits(t, v)) return this.tooBig(t, v)
+      if (t.ports.mssClamp[v.inPort] === 1) this.clampMss(v, t.pas.family[v.pa])
       let sport = 0
       let dport = 0
       if ((ip.protocol === IpProto.TCP || ip.protocol === IpProto.UDP) && !ip.isFragment && v.l3End - v.l4Off >= L4_PORTS_LEN) {
@@ -825,6 +831,35 @@ export class Pipeline {
     const limit = this.underlayMtu[t.pas.family[v.pa] === 6 ? 1 : 0]
     v.mtu = limit - NVGRE_HEADER_LEN - Eth.HEADER_LEN
     return this.superFrame || v.frameEnd - v.frameOff + NVGRE_HEADER_LEN <= limit
+  }
+
+  /**
+   * MSS clamping (Set-VMNetworkAdapter -MssClamp), for a frame of such an adapter leaving through, or
+   * arriving from, the underlay of outer family `underlay`: a TCP SYN (or SYN-ACK) gets v.mss, the MSS that
+   * fits that underlay (RFC 9293 §3.7.1: inner MTU - 40 for IPv4, - 60 for IPv6), for clampMss to apply.
+   */
+  private clampMss(v: Verdict, underlay: number): void {
+    let buf: Buffer
+    let l4: number
+    let end: number
+    if (v.family === 4) {
+      const ip = this.ip4
+      if (ip.protocol !== IpProto.TCP || ip.isFragment) return
+      buf = ip.buf
+      l4 = ip.payloadOffset
+      end = ip.end
+    } else {
+      const ip = this.ip6
+      if (ip.protocol !== IpProto.TCP || ip.isFragment) return
+      buf = ip.buf
+      l4 = ip.payloadOffset
+      end = ip.end
+    }
+    if (end - l4 < Tcp.HEADER_LEN || (buf[l4 + Tcp.FLAGS] & TcpFlag.SYN) === 0) return
+    v.l4Off = l4
+    v.l3End = end
+    const inner = this.underlayMtu[underlay === 6 ? 1 : 0] - NVGRE_HEADER_LEN - Eth.HEADER_LEN
+    v.mss = inner - (v.family === 4 ? Ipv4.HEADER_LEN : Ipv6.HEADER_LEN) - Tcp.HEADER_LEN
   }
 
   /**
