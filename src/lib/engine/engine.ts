@@ -482,7 +482,7 @@ export class Engine implements TapHost {
         this.drop(loaded, v.reason, NONE, v.vsid)
         continue
       }
-      if (v.learn) this.learnQueue.push(t, t.vsids.value[v.vsid], v.learnCa, v.learnMacHi, v.learnMacLo, v.learnPa)
+      if (v.learn) this.learned(t, v)
       const out = loaded.portSlot[v.outPort]
       if (out === NONE) this.drop(loaded, DropReason.PORT_NOT_ATTACHED, NONE, v.vsid)
       else {
@@ -501,7 +501,7 @@ export class Engine implements TapHost {
         if (out === NONE) return this.drop(loaded, DropReason.PORT_NOT_ATTACHED, inSlot, v.vsid)
         if (v.routed) rewriteRouted(buf, v)
         this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)
-        if (v.learn) this.learnQueue.push(loaded.table, loaded.table.vsids.value[v.vsid], v.learnCa, v.learnMacHi, v.learnMacLo, v.learnPa)
+        if (v.learn) this.learned(loaded.table, v)
         return this.toPort(loaded, out, buf, v.frameOff, v.frameEnd, floor, v.vsid)
       }
       case Action.FLOOD:
@@ -527,6 +527,11 @@ export class Engine implements TapHost {
       default:
         return this.drop(loaded, v.reason, inSlot, v.vsid)
     }
+  }
+
+  /** LEARN: queues the Dynamic record the verdict names (written by the control path's tick). */
+  private learned(t: ForwardingTable, v: Verdict): void {
+    this.learnQueue.push(t, t.vsids.value[v.vsid], v.learnFamily, v.learnCa, v.learnCa1, v.learnCa2, v.learnCa3, v.learnMacHi, v.learnMacLo, v.learnPa)
   }
 
   /**

@@ -11,7 +11,7 @@ import {WireErrorCode} from '../wire/errors.js'
 import {Eth, EtherType, EthernetView} from '../wire/ethernet.js'
 import {flowHashIpv4, flowHashIpv6, flowIdOf} from '../wire/flow-hash.js'
 import {ICMPV4_ECHO_REQUEST, Icmpv4View} from '../wire/icmpv4.js'
-import {ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_SOLICIT, ICMPV6_ROUTER_SOLICIT, Icmpv6, Icmpv6View} from '../wire/icmpv6.js'
+import {ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_ADVERT, ICMPV6_NEIGHBOR_SOLICIT, ICMPV6_ROUTER_SOLICIT, Icmpv6, Icmpv6View} from '../wire/icmpv6.js'
 import {IpProto} from '../wire/ip.js'
 import {Ipv4, Ipv4View} from '../wire/ipv4.js'
 import {Ipv6, Ipv6View} from '../wire/ipv6.js'
@@ -107,11 +107,16 @@ export class Verdict {
   /** FLOOD: FloodKind. */
   declare flood: number
   /**
-   * LEARN: an L2Only VM's ARP reply names its address: a Dynamic record (VSID v.vsid, CA learnCa, MAC
-   * learnMacHi/Lo, PA row learnPa) is to be written (the engine queues it, off the hot path).
+   * LEARN: an L2Only VM's ARP reply or neighbor advertisement names its address: a Dynamic record (VSID
+   * v.vsid, CA learnCa..learnCa3 of learnFamily (IPv4 in learnCa), MAC learnMacHi/Lo, PA row learnPa) is
+   * to be written (the engine queues it, off the hot path).
    */
   declare learn: boolean
+  declare learnFamily: number
   declare learnCa: number
+  declare learnCa1: number
+  declare learnCa2: number
+  declare learnCa3: number
   declare learnMacHi: number
   declare learnMacLo: number
   declare learnPa: number
@@ -161,7 +166,11 @@ export class Verdict {
     this.mss = 0
     this.flood = FloodKind.NONE
     this.learn = false
+    this.learnFamily = 0
     this.learnCa = 0
+    this.learnCa1 = 0
+    this.learnCa2 = 0
+    this.learnCa3 = 0
     this.learnMacHi = 0
     this.learnMacLo = 0
     this.learnPa = NONE
@@ -305,6 +314,10 @@ export class Pipeline {
       const ipCode = ip.wrap(buf, v.l3Off, end)
       if (ipCode !== 0) return malformed(v, ipCode)
       v.family = 6
+      if (ip.protocol === IpProto.ICMPV6 && !ip.isFragment && end - ip.payloadOffset >= 1) {
+        const type = buf[ip.payloadOffset + Icmpv6.TYPE]
+        if (type === ICMPV6_NEIGHBOR_SOLICIT || type === ICMPV6_NEIGHBOR_ADVERT) return this.ndFromUnderlay(t, buf, v, group)
+      }
       record = t.record6(domain, buf, ip.srcOffset)
     } else {
       return drop(v, DropReason.NOT_IP)
@@ -538,51 +551,51 @@ export class Pipeline {
   private arpReplyFromL2Only(t: ForwardingTable, v: Verdict, l2Only: number, senderIp: number): number {
     const arp = this.arp
     const records = t.records
-    v.stage = Stage.RESOLVE
-    const asker = t.record4(t.vsids.domain[v.vsid], arp.targetIp | 0)
-    if (asker === NONE || records.vsid[asker] !== v.vsid || records.macHi[asker] !== arp.targetMacHi || records.macLo[asker] !== arp.targetMacLo) {
-      return drop(v, DropReason.NO_RECORD)
-    }
-    v.dstRecord = asker
-    v.outVsid = v.vsid
-    if (records.rule[asker] !== Translation.ENCAP) return drop(v, DropReason.TRANSLATION_UNSUPPORTED)
-    const pa = records.pa[asker]
-    v.pa = pa
-    if (t.pas.local[pa] === 1) {
-      v.stage = Stage.LOCAL_DELIVERY
-      const port = t.portByMac(v.vsid, records.macHi[asker], records.macLo[asker])
-      if (port === NONE) return drop(v, DropReason.NO_LOCAL_PORT)
-      v.outPort = port
-      this.learnFrom(t, v, senderIp, arp.senderMacHi, arp.senderMacLo, records.pa[l2Only])
-      v.action = Action.DELIVER
-      return Action.DELIVER
-    }
-    v.stage = Stage.ENCAP
-    v.greVsid = t.vsids.value[v.vsid]
-    v.flowId = 0
-    v.action = Action.ENCAP
-    return Action.ENCAP
+    let asker = t.record4(t.vsids.domain[v.vsid], arp.targetIp | 0)
+    if (asker !== NONE && (records.macHi[asker] !== arp.targetMacHi || records.macLo[asker] !== arp.targetMacLo)) asker = NONE
+    const action = this.toAsker(t, v, asker)
+    if (action === Action.DELIVER) this.learnFrom(t, v, senderIp, arp.senderMacHi, arp.senderMacLo, records.pa[l2Only])
+    return action
   }
 
   /**
    * LEARN: sets v.learn when the table does not already hold this Dynamic record (a Static record of
-   * the address wins: it is never replaced). The record used is remembered in v.dstRecord's stead by
-   * v.srcRecord, so that its hit keeps it from ageing.
+   * the address wins: it is never replaced). A record already there goes in v.srcRecord, so that the
+   * engine marks it used and it does not age.
    */
   private learnFrom(t: ForwardingTable, v: Verdict, ca: number, macHi: number, macLo: number, pa: number): void {
     if (ca === 0) return
-    const records = t.records
-    const known = t.record4(t.vsids.domain[v.vsid], ca)
-    if (known !== NONE) {
-      v.srcRecord = known
-      if (records.type[known] !== RecordType.DYNAMIC) return
-      if (records.macHi[known] === macHi && records.macLo[known] === macLo && records.pa[known] === pa && records.vsid[known] === v.vsid) return
-    }
+    if (this.known(t, v, t.record4(t.vsids.domain[v.vsid], ca), macHi, macLo, pa)) return
     v.learn = true
+    v.learnFamily = 4
     v.learnCa = ca
     v.learnMacHi = macHi
     v.learnMacLo = macLo
     v.learnPa = pa
+  }
+
+  /** learnFrom for the IPv6 address at `buf[off, off + 16)` (not a link-local one: no CA is). */
+  private learnFrom6(t: ForwardingTable, v: Verdict, buf: Uint8Array, off: number, macHi: number, macLo: number, pa: number): void {
+    if (isLinkLocal6(buf, off) || isUnspecified6(buf, off)) return
+    if (this.known(t, v, t.record6(t.vsids.domain[v.vsid], buf, off), macHi, macLo, pa)) return
+    v.learn = true
+    v.learnFamily = 6
+    v.learnCa = word(buf, off)
+    v.learnCa1 = word(buf, off + 4)
+    v.learnCa2 = word(buf, off + 8)
+    v.learnCa3 = word(buf, off + 12)
+    v.learnMacHi = macHi
+    v.learnMacLo = macLo
+    v.learnPa = pa
+  }
+
+  /** Whether record `known` already says what would be learned (or is Static, and stays). */
+  private known(t: ForwardingTable, v: Verdict, known: number, macHi: number, macLo: number, pa: number): boolean {
+    if (known === NONE) return false
+    const records = t.records
+    v.srcRecord = known
+    if (records.type[known] !== RecordType.DYNAMIC) return true
+    return records.macHi[known] === macHi && records.macLo[known] === macLo && records.pa[known] === pa && records.vsid[known] === v.vsid
   }
 
   /**
@@ -675,12 +688,94 @@ export class Pipeline {
       return drop(v, DropReason.SRC_IP_SPOOFED)
     }
     v.stage = Stage.ARP_ND_PROXY
+    const vsid = v.vsid
+    if (icmp.type === ICMPV6_NEIGHBOR_ADVERT) {
+      const l2Only = t.wildcardRecord(vsid, srcHi, srcLo)
+      if (l2Only !== NONE && t.records.type[l2Only] === RecordType.L2_ONLY) {
+        // An L2Only VM's answer: to the asker (by its MAC: it may have asked from a link-local address).
+        const action = this.toAsker(t, v, t.flood.recordByMac.get3(vsid, this.eth.dstHi, this.eth.dstLo))
+        if (action === Action.DELIVER) this.learnFrom6(t, v, buf, icmp.ndTargetOffset, srcHi, srcLo, t.records.pa[l2Only])
+        return action
+      }
+    }
     if (icmp.type !== ICMPV6_NEIGHBOR_SOLICIT) return drop(v, DropReason.ND_NOT_SOLICITATION)
     const target = icmp.ndTargetOffset
-    const vsid = v.vsid
     const gateway = t.gateway6(vsid, buf, target)
     const record = gateway === NONE ? t.record6(t.vsids.domain[vsid], buf, target) : NONE
-    return this.answerNeighbor(t, v, gateway, record, srcHi, srcLo, Reply.NEIGHBOR_ADVERT)
+    const action = this.answerNeighbor(t, v, gateway, record, srcHi, srcLo, Reply.NEIGHBOR_ADVERT)
+    // As for ARP; not DAD (source ::).
+    if (v.reason === DropReason.NEIGHBOR_UNKNOWN && !isUnspecified6(buf, src) && this.hasL2OnlyTargets(t, v)) {
+      v.reason = DropReason.NONE
+      return this.flood(t, v, FloodKind.L2_ONLY)
+    }
+    return action
+  }
+
+  /**
+   * An L2Only VM's ARP reply or neighbor advertisement to the VM that asked (record `asker`, NONE when
+   * none): delivered locally or encapsulated to the asker's PA. DELIVER means the caller learns here.
+   */
+  private toAsker(t: ForwardingTable, v: Verdict, asker: number): number {
+    const records = t.records
+    v.stage = Stage.RESOLVE
+    if (asker === NONE || records.vsid[asker] !== v.vsid) return drop(v, DropReason.NO_RECORD)
+    v.dstRecord = asker
+    v.outVsid = v.vsid
+    if (records.rule[asker] !== Translation.ENCAP) return drop(v, DropReason.TRANSLATION_UNSUPPORTED)
+    const pa = records.pa[asker]
+    v.pa = pa
+    if (t.pas.local[pa] === 1) {
+      v.stage = Stage.LOCAL_DELIVERY
+      const port = t.portByMac(v.vsid, records.macHi[asker], records.macLo[asker])
+      if (port === NONE) return drop(v, DropReason.NO_LOCAL_PORT)
+      v.outPort = port
+      v.action = Action.DELIVER
+      return Action.DELIVER
+    }
+    v.stage = Stage.ENCAP
+    v.greVsid = t.vsids.value[v.vsid]
+    v.flowId = 0
+    v.action = Action.ENCAP
+    return Action.ENCAP
+  }
+
+  /**
+   * ND inside NVGRE (VSIDs with L2Only records), as arpFromUnderlay: a solicitation from a VM of the outer
+   * source PA goes to the local L2Only VMs; an L2Only VM's advertisement is delivered and its target learned.
+   */
+  private ndFromUnderlay(t: ForwardingTable, buf: Buffer, v: Verdict, group: boolean): number {
+    const ip = this.ip6
+    const icmp = this.icmp6
+    v.l3End = ip.end
+    v.l4Off = ip.payloadOffset
+    v.protocol = IpProto.ICMPV6
+    const code = icmp.wrap(buf, v.l4Off, v.l3End)
+    if (code !== 0) return malformed(v, code)
+    if (ip.hopLimit !== ND_HOP_LIMIT) return malformed(v, 0)
+    const eth = this.eth
+    const vsid = v.vsid
+    const records = t.records
+    if (icmp.type === ICMPV6_NEIGHBOR_SOLICIT) {
+      let sender = t.record6(t.vsids.domain[vsid], buf, ip.srcOffset)
+      if (sender === NONE || records.macHi[sender] !== eth.srcHi || records.macLo[sender] !== eth.srcLo) sender = t.flood.recordByMac.get3(vsid, eth.srcHi, eth.srcLo)
+      if (sender === NONE) sender = t.wildcardRecord(vsid, eth.srcHi, eth.srcLo)
+      if (sender === NONE) return drop(v, DropReason.UNKNOWN_SOURCE_CA)
+      v.srcRecord = sender
+      if (records.pa[sender] !== v.srcPa) return drop(v, DropReason.SOURCE_PA_MISMATCH)
+      v.stage = Stage.ARP_ND_PROXY
+      return this.flood(t, v, FloodKind.L2_ONLY)
+    }
+    v.stage = Stage.LEARN
+    if (group) return drop(v, DropReason.ND_NOT_SOLICITATION)
+    const l2Only = t.wildcardRecord(vsid, eth.srcHi, eth.srcLo)
+    if (l2Only === NONE || records.type[l2Only] !== RecordType.L2_ONLY || records.pa[l2Only] !== v.srcPa) {
+      return drop(v, DropReason.ARP_REPLY_NOT_L2ONLY)
+    }
+    v.srcRecord = l2Only
+    this.learnFrom6(t, v, buf, icmp.ndTargetOffset, eth.srcHi, eth.srcLo, v.srcPa)
+    v.stage = Stage.LOCAL_DELIVERY
+    v.action = Action.DELIVER
+    return Action.DELIVER
   }
 
   /** The answer to an ARP request or a neighbor solicitation: the gateway's MAC, or the record's. */
