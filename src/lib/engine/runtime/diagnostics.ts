@@ -169,5 +169,5 @@ function traceRequest(value: unknown): TraceRequest {
   if (protocol !== undefined && !TRACE_PROTOCOLS.includes(protocol as TraceProtocol)) throw new EngineError(`protocol ${protocol} is not icmp, tcp or udp`)
   const destination = text(r.destination)
   if (destination === undefined) throw new EngineError('trace-inject needs a destination')
-  return {vmName: text(r.vmName), adapter: text(r.adapter), vsid: num(r.vsid), source: text(r.source), destination, protocol: protocol as TraceProtocol | undefined, port: num(r.port), ttl: num(r.ttl)}
+  return {vmName: text(r.vmName), adapter: text(r.adapter), vsid: num(r.vsid), source: text(r.source), destination, protocol: protocol as TraceProtocol | undefined, port: num(r.port), ttl: num(r.ttl), size: num(r.size)}
 }
