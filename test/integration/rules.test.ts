@@ -8,7 +8,7 @@ import {execFileSync, spawn} from 'node:child_process'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {hnvProcess} from '../support/cli.js'
+import {BIN, hnvProcess} from '../support/cli.js'
 import {BLUE_RDID, Topology, ping, type HostState, type TopologySpec} from '../../src/lib/demo/topology.js'
 import type {RuntimeStatus} from '../../src/lib/control/protocol.js'
 
@@ -181,6 +181,26 @@ describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root
       // Segments of 1418 bytes fit: nothing was too big, the engine never had to answer.
       expect((await status(host1)).drops['too-big']).toBe(before)
     }, 30_000)
+
+    it('hnv mtu check works out 1458 from the link and the DF probes, says the 1500-byte TAPs are too big, and finds a narrower path', () => {
+      const check = () => JSON.parse(inNs(host1.ns, process.execPath, BIN, 'mtu', 'check', '--store', host1.store, '--json'))
+      expect(check()).toEqual([
+        expect.objectContaining({LocalProviderAddress: '198.51.100.11', RemoteProviderAddress: '198.51.100.22', Interface: 'eth0', LinkMTU: 1500, PathMTU: 1500, VMMTU: 1458, TapMTU: 1500}),
+      ])
+      expect(check()[0].Status).toMatch(/too big: the VMs' MTU 1500 is above 1458; start the engine with --tap-mtu 1458/)
+      // host2's side of the physical link takes 1400 bytes at most: the probes find it.
+      inNs(host2.ns, 'ip', 'link', 'set', 'eth0', 'mtu', '1400')
+      try {
+        // veth lets a frame through up to its MTU plus a VLAN tag's 4 bytes: the kernel's own leeway.
+        const row = check()[0]
+        expect(row.PathMTU).toBeGreaterThanOrEqual(1400)
+        expect(row.PathMTU).toBeLessThanOrEqual(1404)
+        expect(row.VMMTU).toBe(row.PathMTU - 42)
+        expect(row.Status).toContain(`the path to 198.51.100.22 carries ${row.PathMTU} of the link's 1500 bytes`)
+      } finally {
+        inNs(host2.ns, 'ip', 'link', 'set', 'eth0', 'mtu', '1500')
+      }
+    }, 60_000)
   })
 
   describe('GatewayWildcard: a gateway VM forwarding to an outside network', () => {
