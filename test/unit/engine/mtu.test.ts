@@ -232,6 +232,18 @@ describe('MSS clamping (Set-VMNetworkAdapter -MssClamp)', () => {
     expect(seen).toEqual({mss: 1418, flags: 'SA', checksumOk: true})
   })
 
+  it.skipIf(!hasScapy)('lowers an IPv6 SYN to 1398 (1458 - 60)', () => {
+    const {port, u4} = clampingHost()
+    const opts = Uint8Array.from(LINUX_SYN)
+    const l4Len = 20 + opts.length
+    const frame = Buffer.alloc(14 + 40 + l4Len)
+    emitEthernet({dst: colon(VMS.blue2.mac), src: colon(blue1.mac), etherType: EtherType.IPV6}, frame, 0)
+    emitIpv6({src: 'fd01:5001::5', dst: 'fd01:5001::7', nextHeader: IpProto.TCP, hopLimit: 64, trafficClass: 0, flowLabel: 0, payloadLen: l4Len}, frame, 14)
+    emitTcp({srcPort: 40000, dstPort: 5201, seq: 1, ack: 0, flags: 0x02, window: 64800, urgent: 0, options: opts, payloadLen: 0}, frame, 54, ipv6PseudoSum(frame, 22, 38, IpProto.TCP))
+    port.receive(frame)
+    expect(scapyTcp(u4.take().map((p) => p.packet.subarray(8)))).toEqual([{mss: 1398, flags: 'S', checksumOk: true}])
+  })
+
   it('leaves unmarked adapters alone', () => {
     const {port, u4} = host1()
     port.receive(tcp4(LINUX_SYN))
