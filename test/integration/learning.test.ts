@@ -127,6 +127,8 @@ describe.skipIf(!isRoot)('learning, replication and DHCP in network namespaces (
     expect(txOf(after2, 'hnv-red2')).toBe(txOf(before2, 'hnv-red2'))
     expect(after1.flood!.underlayCopies - before1.flood!.underlayCopies).toBeGreaterThanOrEqual(3)
     expect(after2.flood!.portCopies - before2.flood!.portCopies).toBeGreaterThanOrEqual(9)
+    const shown = hnvProcess(host2.store, ['engine', 'status'])
+    expect(shown.stdout, shown.stderr).toMatch(/Replication and learning\n[\s\S]*PortCopies\s*: [1-9]\d*\n[\s\S]*DynamicAge\s*: 8 s/)
   })
 
   it('an L2Only VM\'s address is learned as a Dynamic record, used, and removed once unused', async () => {
