@@ -319,6 +319,10 @@ export class Pipeline {
         if (type === ICMPV6_NEIGHBOR_SOLICIT || type === ICMPV6_NEIGHBOR_ADVERT) return this.ndFromUnderlay(t, buf, v, group)
       }
       record = t.record6(domain, buf, ip.srcOffset)
+      // Link-local multicast (MLD, mDNS...) carries no CA: its sender is vouched for by its MAC's record.
+      if (record === NONE && group && (isLinkLocal6(buf, ip.srcOffset) || isUnspecified6(buf, ip.srcOffset))) {
+        record = t.flood.recordByMac.get3(vsid, eth.srcHi, eth.srcLo)
+      }
     } else {
       return drop(v, DropReason.NOT_IP)
     }
@@ -457,6 +461,8 @@ export class Pipeline {
       if (type >= ICMPV6_ROUTER_SOLICIT && type <= ICMPV6_REDIRECT) return this.ndFromPort(t, buf, v, srcHi, srcLo)
     }
     const eth = this.eth
+    // Link-local multicast (MLD, mDNS...): the port's MAC was checked; no CA to check.
+    if (eth.dstIsGroup && (isLinkLocal6(buf, ip.srcOffset) || isUnspecified6(buf, ip.srcOffset))) return this.flood(t, v, FloodKind.ALL)
     if (!this.source6(t, v, buf, ip.srcOffset, srcHi, srcLo)) return drop(v, DropReason.SRC_IP_SPOOFED)
     if (eth.dstIsGroup) return this.flood(t, v, FloodKind.ALL)
     const vsid = v.vsid

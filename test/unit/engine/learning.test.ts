@@ -133,6 +133,20 @@ describe('broadcast and multicast: source replication', () => {
     expect(h2.port[blue2.iface].sent).toEqual([frame])
   })
 
+  it('IPv6 multicast from a link-local source (MLD, mDNS) is replicated, and accepted by the MAC\'s record on the other host', () => {
+    const [h1, h2] = twoHosts()
+    // An ICMPv6 message to ff02::16 from the VM's link-local address, as MLD reports go.
+    const mld = icmp6Frame('333300000016', blue1.mac, 'fe80::406:ff:fe00:5', 'ff02::16', {type: 128, code: 0, ident: 1, seq: 1, data: Buffer.alloc(8)} as never, 1)
+    h1.port[blue1.iface].receive(mld)
+    expect(h1.port[blue6.iface].sent).toHaveLength(1)
+    expect(h2.port[blue2.iface].sent).toEqual([mld])
+    expect(h1.engine.status().drops['src-ip-spoofed']).toBe(0)
+    // A link-local source on a MAC without a record of the outer source's PA is refused.
+    const forged = icmp6Frame('333300000016', '0a0b0c0d0e0f', 'fe80::1', 'ff02::16', {type: 128, code: 0, ident: 1, seq: 1, data: Buffer.alloc(8)} as never, 1)
+    h1.u4.receive([{source: HOST2_PA, packet: Buffer.concat([Buffer.from('2000655800138900', 'hex'), forged])}])
+    expect(h1.engine.status().drops['unknown-source-ca']).toBe(1)
+  })
+
   it('a broadcast with a spoofed source is dropped, not replicated', () => {
     const [h1, h2] = twoHosts()
     h1.port[blue1.iface].receive(ipv4Frame('ffffffffffff', blue1.mac, {src: '10.0.0.66', dst: '10.0.0.255', ...udp4(4000, 5000)}))
