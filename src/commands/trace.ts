@@ -30,6 +30,8 @@ export default class TraceCommand extends PolicyCommand {
     protocol: Flags.option({options: TRACE_PROTOCOLS, default: 'icmp' as const, description: 'What to send: ICMP echo request, TCP SYN or UDP datagram'})(),
     port: Flags.integer({min: 1, max: 65_535, description: 'Destination port for tcp (default 80) and udp (default 53)'}),
     ttl: Flags.integer({min: 1, max: 255, default: 64, description: 'TTL / hop limit of the packet'}),
+    size: Flags.integer({min: 1, max: 65_535, description: 'Length of the IP packet in bytes (default: headers + 16), e.g. 1500 to see what the MTU does to it'}),
+    'link-mtu': Flags.integer({min: 576, max: 65_535, description: 'Without --live: the physical MTU of the underlay to assume (default 1500)'}),
     'peer-store': Flags.string({multiple: true, description: 'Store of another host, to follow the packet there after NVGRE (repeatable); with --live, its engine is asked too'}),
     live: Flags.boolean({description: "Inject a marked packet into the running engine(s) and report what they did (the stores' engines must run)"}),
     socket: Flags.string({description: 'With --live: control socket of the source engine (default: the one of the store)'}),
@@ -48,7 +50,7 @@ export default class TraceCommand extends PolicyCommand {
         hosts.push({name: hostName(table, peer.path), table})
       }
       const [vmName, adapter] = flags.vm === undefined ? [undefined, undefined] : splitVm(flags.vm)
-      const request: TraceRequest = {vmName, adapter, vsid: flags.vsid, source: flags.source, destination: flags.destination, protocol: flags.protocol, port: flags.port, ttl: flags.ttl}
+      const request: TraceRequest = {vmName, adapter, vsid: flags.vsid, source: flags.source, destination: flags.destination, protocol: flags.protocol, port: flags.port, ttl: flags.ttl, size: flags.size, linkMtu: flags['link-mtu']}
       const trace: Trace = flags.live
         ? await liveTrace(
             {socket: flags.socket ?? controlSocketPath(store.path), context: `for store ${store.path}`},

@@ -62,9 +62,42 @@ describe('control socket', () => {
     try {
       const [notJson, unknown, failed] = (await exchange(path, 'hello\n{"id": 1, "method": "reboot"}\n{"id": 2, "method": "status"}\n', 3)).map((l) => JSON.parse(l))
       expect(notJson).toMatchObject({id: null, ok: false, error: expect.stringMatching(/^not JSON/)})
-      expect(unknown).toEqual({id: 1, ok: false, error: 'unknown request: methods are status and stop'})
+      expect(unknown).toEqual({id: 1, ok: false, error: 'unknown request: methods are status, stop, capture, trace-arm, trace-inject, trace-collect'})
       expect(failed).toEqual({id: 2, ok: false, error: 'nothing to say'})
       await expect(controlRequest(path, 'status')).rejects.toThrow(new EngineError('nothing to say'))
+    } finally {
+      server.close()
+    }
+  })
+
+  it('carries params, streams events before the result, and tells the handler when the client goes', async () => {
+    const path = socketPath()
+    let gone = false
+    const server = await ControlServer.listen(path, (method, params, stream) => {
+      if (method === 'trace-arm') return {echo: params}
+      stream.onClose(() => (gone = true))
+      for (let i = 0; i < 3; i++) stream.send({i})
+      // Streams until the client goes (capture without limits).
+      return new Promise(() => {})
+    })
+    try {
+      expect(await controlRequest(path, 'trace-arm', {params: {marker: 'ab'}})).toEqual({echo: {marker: 'ab'}})
+      const [badParams] = (await exchange(path, '{"id": 3, "method": "status", "params": [1]}\n', 1)).map((l) => JSON.parse(l))
+      expect(badParams).toMatchObject({id: 3, ok: false})
+      const events: unknown[] = []
+      const controller = new AbortController()
+      const answer = controlRequest(path, 'capture', {
+        timeoutMs: 0,
+        signal: controller.signal,
+        onEvent: (event) => {
+          events.push(event)
+          if (events.length === 3) controller.abort()
+        },
+      })
+      expect(await answer).toBeNull()
+      expect(events).toEqual([{i: 0}, {i: 1}, {i: 2}])
+      await new Promise((r) => setTimeout(r, 100))
+      expect(gone).toBe(true)
     } finally {
       server.close()
     }

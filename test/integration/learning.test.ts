@@ -2,7 +2,7 @@
 // engine's DHCP responder; a broadcast reaches every VM of the VSID (local and across the underlay) and
 // none of another; an L2Only VM's address is learned as a Dynamic record (Get-NetVirtualizationLookupRecord
 // -Type Dynamic) and ages out once unused. Two hosts in network namespaces built by Topology, engines started
-// with --dynamic-age 3. Needs root; every name starts with hnvt-l5-<pid> and afterAll removes everything,
+// with --dynamic-age 8. Needs root; every name starts with hnvt-l5-<pid> and afterAll removes everything,
 // also on failure. Physical addresses from 198.51.100.0/24; tenant addresses only inside VM namespaces.
 import {execFileSync} from 'node:child_process'
 import {chmodSync, readFileSync, writeFileSync} from 'node:fs'
@@ -18,8 +18,10 @@ const isRoot = process.getuid?.() === 0
 if (!isRoot) console.warn('test/integration/learning.test.ts: skipped, needs root (network namespaces, TAPs, raw GRE sockets)')
 
 const PREFIX = `hnvt-l5-${process.pid}`
-const DYNAMIC_AGE_S = 3
+/** Long enough for the checks after a ping (a few CLI runs on a busy machine), short enough to wait for. */
+const DYNAMIC_AGE_S = 8
 const L2_CA = '10.0.0.50'
+const L2_CA6 = '2001:db8:15::50'
 
 const SPEC: TopologySpec = {
   hosts: [
@@ -27,15 +29,15 @@ const SPEC: TopologySpec = {
     {name: 'host2', providerAddresses: ['198.51.100.22']},
   ],
   subnets: [
-    {vsid: 5001, rdid: BLUE_RDID, prefixes: ['10.0.0.0/24']},
+    {vsid: 5001, rdid: BLUE_RDID, prefixes: ['10.0.0.0/24', '2001:db8:15::/64']},
     {vsid: 6001, rdid: RED_RDID, prefixes: ['10.0.0.0/24']},
   ],
   vms: [
-    {name: 'Blue1', host: 'host1', vsid: 5001, mac: '060600000005', addresses: ['10.0.0.5']},
+    {name: 'Blue1', host: 'host1', vsid: 5001, mac: '060600000005', addresses: ['10.0.0.5', '2001:db8:15::5']},
     {name: 'Blue6', host: 'host1', vsid: 5001, mac: '060600000006', addresses: ['10.0.0.6']},
     {name: 'Blue2', host: 'host2', vsid: 5001, mac: '060600000007', addresses: ['10.0.0.7']},
     {name: 'BlueD', host: 'host2', vsid: 5001, mac: '06060000000D', addresses: ['10.0.0.13'], dhcp: true},
-    {name: 'BlueL2', host: 'host2', vsid: 5001, mac: '060600000032', addresses: [L2_CA], l2Only: true},
+    {name: 'BlueL2', host: 'host2', vsid: 5001, mac: '060600000032', addresses: [L2_CA, L2_CA6], l2Only: true},
     {name: 'Red1', host: 'host1', vsid: 6001, mac: '080800000005', addresses: ['10.0.0.5']},
     {name: 'Red2', host: 'host2', vsid: 6001, mac: '080800000007', addresses: ['10.0.0.7']},
   ],
@@ -125,6 +127,8 @@ describe.skipIf(!isRoot)('learning, replication and DHCP in network namespaces (
     expect(txOf(after2, 'hnv-red2')).toBe(txOf(before2, 'hnv-red2'))
     expect(after1.flood!.underlayCopies - before1.flood!.underlayCopies).toBeGreaterThanOrEqual(3)
     expect(after2.flood!.portCopies - before2.flood!.portCopies).toBeGreaterThanOrEqual(9)
+    const shown = hnvProcess(host2.store, ['engine', 'status'])
+    expect(shown.stdout, shown.stderr).toMatch(/Replication and learning\n[\s\S]*PortCopies\s*: [1-9]\d*\n[\s\S]*DynamicAge\s*: 8 s/)
   })
 
   it('an L2Only VM\'s address is learned as a Dynamic record, used, and removed once unused', async () => {
@@ -135,7 +139,8 @@ describe.skipIf(!isRoot)('learning, replication and DHCP in network namespaces (
     const out = output(blue1, 'ping', '-n', '-c', '6', '-i', '0.4', '-W', '2', L2_CA)
     expect(out).toMatch(/[1-6] received/)
     expect(inNs(blue1, 'ip', 'neigh', 'show', L2_CA)).toMatch(/lladdr 06:06:00:00:00:32/)
-    expect(dynamicRecords(host1)).toMatchObject([{CustomerAddress: L2_CA, VirtualSubnetID: 5001, MACAddress: '060600000032', ProviderAddress: '198.51.100.22', Type: 'Dynamic', Rule: 'TranslationMethodEncap'}])
+    const why = out + readFileSync(host1.log, 'utf8').slice(-1000)
+    expect(dynamicRecords(host1), why).toMatchObject([{CustomerAddress: L2_CA, VirtualSubnetID: 5001, MACAddress: '060600000032', ProviderAddress: '198.51.100.22', Type: 'Dynamic', Rule: 'TranslationMethodEncap'}])
     expect((await status(host1)).learning).toMatchObject({dynamicAgeSeconds: DYNAMIC_AGE_S, learned: 1})
     // Now every echo request is forwarded by the record.
     expect(output(blue1, 'ping', '-n', '-c', '3', '-i', '0.3', '-W', '2', L2_CA)).toMatch(/3 received/)
@@ -145,5 +150,16 @@ describe.skipIf(!isRoot)('learning, replication and DHCP in network namespaces (
     while (dynamicRecords(host1).length > 0 && Date.now() < deadline) await sleep(500)
     expect(dynamicRecords(host1)).toEqual([])
     expect((await status(host1)).learning).toMatchObject({aged: 1})
+  }, 60_000)
+
+  it('IPv6: the L2Only VM\'s address is learned from its neighbor advertisement, and ages out', async () => {
+    const blue1 = topology.vm('Blue1').ns
+    const out = output(blue1, 'ping', '-6', '-n', '-c', '6', '-i', '0.4', '-W', '2', L2_CA6)
+    expect(out).toMatch(/[1-6] received/)
+    expect(dynamicRecords(host1)).toMatchObject([{CustomerAddress: L2_CA6, VirtualSubnetID: 5001, MACAddress: '060600000032', ProviderAddress: '198.51.100.22', Type: 'Dynamic'}])
+    expect(output(blue1, 'ping', '-6', '-n', '-c', '3', '-i', '0.3', '-W', '2', L2_CA6)).toMatch(/3 received/)
+    const deadline = Date.now() + 30_000
+    while (dynamicRecords(host1).length > 0 && Date.now() < deadline) await sleep(500)
+    expect(dynamicRecords(host1)).toEqual([])
   }, 60_000)
 })

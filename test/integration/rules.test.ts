@@ -4,11 +4,11 @@
 // a 1500-byte physical link), plus one "outside" namespace behind the gateway VM. Needs root; every name
 // starts with hnvt-f5-<pid> and afterAll removes everything, also on failure. Physical addresses from
 // 198.51.100.0/24 and 203.0.113.0/24 only; tenant addresses exist only inside the VM namespaces.
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawn} from 'node:child_process'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {hnvProcess} from '../support/cli.js'
+import {BIN, hnvProcess} from '../support/cli.js'
 import {BLUE_RDID, Topology, ping, type HostState, type TopologySpec} from '../../src/lib/demo/topology.js'
 import type {RuntimeStatus} from '../../src/lib/control/protocol.js'
 
@@ -40,6 +40,18 @@ const SPEC: TopologySpec = {
 
 function inNs(ns: string, ...args: string[]): string {
   return execFileSync('ip', ['netns', 'exec', ns, ...args], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
+}
+
+/** A process's stdout and stderr, when it exits (any exit code). */
+function spawnText(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, {stdio: ['ignore', 'pipe', 'pipe']})
+    let text = ''
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()))
+    child.on('close', () => resolve(text))
+    child.on('error', (error) => resolve(text + String(error)))
+  })
 }
 
 /** A command's stdout and stderr together, whatever its exit code. */
@@ -74,11 +86,11 @@ describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root
   }
 
   beforeAll(async () => {
-    for (const tool of ['ip', 'ping', 'tracepath']) {
+    for (const tool of ['ip', 'ping', 'tracepath', 'tcpdump', 'iperf3']) {
       try {
         execFileSync('sh', ['-c', `command -v ${tool}`], {stdio: 'ignore'})
       } catch {
-        throw new Error(`${tool} is not installed (apt-get install iproute2 iputils-ping iputils-tracepath)`)
+        throw new Error(`${tool} is not installed (apt-get install iproute2 iputils-ping iputils-tracepath tcpdump iperf3)`)
       }
     }
     await topology.up()
@@ -143,6 +155,52 @@ describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root
     it('keeps ordinary traffic flowing: 3 pings Blue1 -> Blue2', async () => {
       expect((await ping(topology.vm('Blue1').ns, '10.0.0.7', {count: 3})).received).toBe(3)
     })
+
+    it('TCP with MSS clamping on Blue1 (VM MTU still 1500): SYN and SYN-ACK carry MSS 1418 and a 4 MB transfer needs no PMTU discovery', async () => {
+      const blue1 = topology.vm('Blue1').ns
+      const blue2 = topology.vm('Blue2').ns
+      cli(host1, 'vm-network-adapter', 'set', '--vm-name', 'Blue1', '--mss-clamp')
+      await applied(host1)
+      // Forget the path MTU the pings above taught both VMs.
+      for (const ns of [blue1, blue2]) inNs(ns, 'ip', 'route', 'flush', 'cache')
+      const capture = (ns: string, dev: string, filter: string) =>
+        spawnText('ip', ['netns', 'exec', ns, 'timeout', '15', 'tcpdump', '-l', '-nn', '-c', '1', '-i', dev, filter])
+      const syn = capture(blue2, 'hnv-blue2', 'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn and port 5201')
+      const synAck = capture(blue1, 'hnv-blue1', 'tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack) and port 5201')
+      const server = spawnText('ip', ['netns', 'exec', blue2, 'timeout', '20', 'iperf3', '-s', '-1', '-p', '5201'])
+      await new Promise((resolve) => setTimeout(resolve, 700))
+      const before = (await status(host1)).drops['too-big']
+      const client = JSON.parse(output(blue1, 'iperf3', '-c', '10.0.0.7', '-p', '5201', '-n', '4M', '-J'))
+      expect(client.error, JSON.stringify(client.error)).toBeUndefined()
+      // All of it sent and acknowledged (iperf3's sum_received is the server's count when the client stops).
+      expect(client.end.sum_sent.bytes).toBe(4 * 1024 * 1024)
+      expect(client.end.sum_received.bytes).toBeGreaterThan(0)
+      expect(await syn).toMatch(/mss 1418/)
+      expect(await synAck).toMatch(/mss 1418/)
+      await server
+      // Segments of 1418 bytes fit: nothing was too big, the engine never had to answer.
+      expect((await status(host1)).drops['too-big']).toBe(before)
+    }, 30_000)
+
+    it('hnv mtu check works out 1458 from the link and the DF probes, says the 1500-byte TAPs are too big, and finds a narrower path', () => {
+      const check = () => JSON.parse(inNs(host1.ns, process.execPath, BIN, 'mtu', 'check', '--store', host1.store, '--json'))
+      expect(check()).toEqual([
+        expect.objectContaining({LocalProviderAddress: '198.51.100.11', RemoteProviderAddress: '198.51.100.22', Interface: 'eth0', LinkMTU: 1500, PathMTU: 1500, VMMTU: 1458, TapMTU: 1500}),
+      ])
+      expect(check()[0].Status).toMatch(/too big: the VMs' MTU 1500 is above 1458; start the engine with --tap-mtu 1458/)
+      // host2's side of the physical link takes 1400 bytes at most: the probes find it.
+      inNs(host2.ns, 'ip', 'link', 'set', 'eth0', 'mtu', '1400')
+      try {
+        // veth lets a frame through up to its MTU plus a VLAN tag's 4 bytes: the kernel's own leeway.
+        const row = check()[0]
+        expect(row.PathMTU).toBeGreaterThanOrEqual(1400)
+        expect(row.PathMTU).toBeLessThanOrEqual(1404)
+        expect(row.VMMTU).toBe(row.PathMTU - 42)
+        expect(row.Status).toContain(`the path to 198.51.100.22 carries ${row.PathMTU} of the link's 1500 bytes`)
+      } finally {
+        inNs(host2.ns, 'ip', 'link', 'set', 'eth0', 'mtu', '1500')
+      }
+    }, 60_000)
   })
 
   describe('GatewayWildcard: a gateway VM forwarding to an outside network', () => {

@@ -106,6 +106,22 @@ export function statusSections(status: RuntimeStatus): Section[] {
         ],
       },
     },
+    {
+      title: 'Replication and learning',
+      result: {
+        columns: ['FloodedFrames', 'PortCopies', 'UnderlayCopies', 'DynamicLearned', 'DynamicAged', 'DynamicAge'],
+        rows: [{
+          FloodedFrames: status.flood?.frames ?? 0,
+          PortCopies: status.flood?.portCopies ?? 0,
+          UnderlayCopies: status.flood?.underlayCopies ?? 0,
+          DynamicLearned: status.learning?.learned ?? 0,
+          DynamicAged: status.learning?.aged ?? 0,
+          DynamicAge: status.learning === undefined ? null : `${status.learning.dynamicAgeSeconds} s`,
+        }],
+        single: true,
+      },
+      view: 'list',
+    },
   ]
 }
 

@@ -186,7 +186,9 @@ export class Topology {
     }
     for (const vm of this.spec.vms) {
       if (vm.l2Only) {
-        records.push({CustomerAddress: '0.0.0.0', VirtualSubnetID: vm.vsid, MACAddress: vm.mac, ProviderAddress: paOf(vm.host), Rule: 'TranslationMethodEncap', VMName: vm.name, Type: 'L2Only'})
+        for (const family of new Set(vm.addresses.map((a) => parseIp(a).family))) {
+          records.push({CustomerAddress: family === 4 ? '0.0.0.0' : '::', VirtualSubnetID: vm.vsid, MACAddress: vm.mac, ProviderAddress: paOf(vm.host), Rule: 'TranslationMethodEncap', VMName: vm.name, Type: 'L2Only'})
+        }
         continue
       }
       for (const address of vm.addresses) {

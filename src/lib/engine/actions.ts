@@ -25,6 +25,7 @@ import {IpProto} from '../wire/ip.js'
 import {Ipv4, writeIpv4Header} from '../wire/ipv4.js'
 import {IPV6_MIN_MTU, Ipv6, writeIpv6Fixed} from '../wire/ipv6.js'
 import {NVGRE_HEADER_LEN, writeNvgreHeader} from '../wire/nvgre.js'
+import {findTcpOption, Tcp, TcpOpt} from '../wire/tcp.js'
 import {writeDhcpReply} from './dhcp-responder.js'
 import type {Verdict} from './pipeline.js'
 import {Reply} from './stages.js'
@@ -59,6 +60,27 @@ export function rewriteRouted(buf: Buffer, v: Verdict): void {
   } else {
     buf[ip + Ipv6.HOP_LIMIT]--
   }
+}
+
+/**
+ * MSS clamping: a SYN's MSS option above v.mss is lowered to it, the TCP checksum patched (RFC 1624) on
+ * the 16-bit words the two bytes fall in (the option need not be word-aligned). No option, no change.
+ */
+export function clampMss(buf: Buffer, v: Verdict): void {
+  const tcp = v.l4Off
+  const optionsEnd = Math.min(v.l3End, tcp + ((buf[tcp + Tcp.DATA_OFF] >>> 4) << 2))
+  const at = findTcpOption(buf, tcp + Tcp.OPTIONS, optionsEnd, TcpOpt.MSS)
+  if (at < 0) return
+  const value = at + 2
+  if (u16(buf, value) <= v.mss) return
+  const word = value - ((value - tcp) & 1)
+  const words = word === value ? 1 : 2
+  const old0 = u16(buf, word)
+  const old1 = words === 2 ? u16(buf, word + 2) : 0
+  setU16(buf, value, v.mss)
+  let sum = checksumUpdate16(u16(buf, tcp + Tcp.CHECKSUM), old0, u16(buf, word))
+  if (words === 2) sum = checksumUpdate16(sum, old1, u16(buf, word + 2))
+  setU16(buf, tcp + Tcp.CHECKSUM, sum)
 }
 
 /**

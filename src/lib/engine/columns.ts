@@ -28,6 +28,8 @@ export interface PortIn {
   vsid: number
   /** Set-VMNetworkAdapter -Dhcp: the engine answers the adapter's DHCP. */
   dhcp: boolean
+  /** Set-VMNetworkAdapter -MssClamp: the engine clamps the MSS of the adapter's TCP SYNs. */
+  mssClamp: boolean
 }
 
 /** Distinct addresses (the PAs), in the order first added; only ever grows, so columns can share it. */

@@ -217,6 +217,7 @@ function parsePort(row: Row, i: number): PortIn {
     macLo: macLoOf(mac),
     vsid,
     dhcp: row.Dhcp === true || row.Dhcp === 1 || row.Dhcp === 'true' || row.Dhcp === 'True',
+    mssClamp: row.MssClamp === true || row.MssClamp === 1 || row.MssClamp === 'true' || row.MssClamp === 'True',
   }
 }
 
@@ -690,6 +691,7 @@ export function compileColumns(columns: PolicyColumns, revision: number, sources
       vsid: portVsid,
       origin: Int32Array.from(portsIn, (p) => p.origin),
       dhcp: Uint8Array.from(portsIn, (p) => (p.dhcp ? 1 : 0)),
+      mssClamp: Uint8Array.from(portsIn, (p) => (p.mssClamp ? 1 : 0)),
       dhcpRecord: portDhcpRecord,
       byName: portByName,
       byMac: portByMac.build(),

@@ -28,7 +28,7 @@ import {
   type UnderlayTxBatch,
 } from './ports.js'
 import {ipv4ToString, ipv6ToString} from '../wire/address.js'
-import {pushNvgre, rewriteRouted, writeReply} from './actions.js'
+import {clampMss, pushNvgre, rewriteRouted, writeReply} from './actions.js'
 import {CounterTable, namedCounts, PORT_COUNTER_NAMES, PortCounter, VSID_COUNTER_NAMES, VsidCounter} from './counters.js'
 import {Action, FloodKind, Pipeline, Verdict} from './pipeline.js'
 import {LearnQueue, takeDynamicHits, type LearnedRecord} from './learning.js'
@@ -563,10 +563,13 @@ export class Engine implements TapHost {
         this.drop(loaded, v.reason, NONE, v.vsid)
         continue
       }
-      if (v.learn) this.learnQueue.push(t, t.vsids.value[v.vsid], v.learnCa, v.learnMacHi, v.learnMacLo, v.learnPa)
+      if (v.learn) this.learned(t, v)
       const out = loaded.portSlot[v.outPort]
       if (out === NONE) this.drop(loaded, DropReason.PORT_NOT_ATTACHED, NONE, v.vsid)
-      else this.toPort(loaded, out, buf, v.outOff, end, base - batch.headroom, v.vsid)
+      else {
+        if (v.mss !== 0) clampMss(buf, v)
+        this.toPort(loaded, out, buf, v.outOff, end, base - batch.headroom, v.vsid)
+      }
     }
     this.flush()
   }
@@ -579,7 +582,7 @@ export class Engine implements TapHost {
         if (out === NONE) return this.drop(loaded, DropReason.PORT_NOT_ATTACHED, inSlot, v.vsid)
         if (v.routed) rewriteRouted(buf, v)
         this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)
-        if (v.learn) this.learnQueue.push(loaded.table, loaded.table.vsids.value[v.vsid], v.learnCa, v.learnMacHi, v.learnMacLo, v.learnPa)
+        if (v.learn) this.learned(loaded.table, v)
         return this.toPort(loaded, out, buf, v.frameOff, v.frameEnd, floor, v.vsid)
       }
       case Action.FLOOD:
@@ -588,6 +591,7 @@ export class Engine implements TapHost {
         const u = this.underlayFor(loaded, v)
         if (u === NONE) return this.drop(loaded, DropReason.NO_UNDERLAY, inSlot, v.vsid)
         if (v.routed) rewriteRouted(buf, v)
+        if (v.mss !== 0) clampMss(buf, v)
         const start = pushNvgre(buf, v, floor)
         if (start < 0) return this.drop(loaded, DropReason.NO_HEADROOM, inSlot, v.vsid)
         this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)
@@ -604,6 +608,11 @@ export class Engine implements TapHost {
       default:
         return this.drop(loaded, v.reason, inSlot, v.vsid)
     }
+  }
+
+  /** LEARN: queues the Dynamic record the verdict names (written by the control path's tick). */
+  private learned(t: ForwardingTable, v: Verdict): void {
+    this.learnQueue.push(t, t.vsids.value[v.vsid], v.learnFamily, v.learnCa, v.learnCa1, v.learnCa2, v.learnCa3, v.learnMacHi, v.learnMacLo, v.learnPa)
   }
 
   /**

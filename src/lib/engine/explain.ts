@@ -296,6 +296,12 @@ export function fixFor(hop: Hop): string {
       return 'the gateway address answers echo requests only; send other traffic through it, to addresses beyond it'
     case DropReason.TTL_EXPIRED:
       return 'raise the TTL / hop limit of the sender'
+    case DropReason.TOO_BIG:
+      return (
+        `the packet does not fit the underlay after NVGRE (${v.family === 6 ? 'IPv6' : 'DF set'}): the VM should take the MTU the ${replyName(Reply.PACKET_TOO_BIG)} ` +
+        'message carries (path MTU discovery), or set the VM MTU to the physical MTU minus 42 (IPv4 PAs) / 62 (IPv6 PAs), or raise the physical MTU (jumbo frames); ' +
+        'hnv mtu check works out the right value'
+      )
     case DropReason.TRANSLATION_UNSUPPORTED:
       return v.dstRecord === NONE
         ? 'use -Rule TranslationMethodEncap'

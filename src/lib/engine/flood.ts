@@ -3,6 +3,7 @@
 // (§3.2): compiled once per table into per-VSID lists, so the engine expands a FLOOD verdict by walking
 // numbers. Lists are CSR-style: the entries of VSID index v are list[start[v] .. start[v + 1]).
 import {NONE, RecordType, Translation} from './table.js'
+import {WordMapBuilder, type WordMap} from './word-map.js'
 
 export interface FloodLists {
   /** Remote PA rows of the VSID's records (distinct, ascending): every other host with a VM in it. */
@@ -17,6 +18,11 @@ export interface FloodLists {
   /** Local port rows of the VSID whose MAC has an L2Only record: they get ARP for unknown addresses. */
   l2PortStart: Int32Array
   l2Ports: Int32Array
+  /**
+   * [vsid, macHi, macLo] -> the first Static/Dynamic record of that MAC in the VSID: where an L2Only VM's
+   * neighbor advertisement goes (its destination may be the asker's link-local address, no record's CA).
+   */
+  recordByMac: WordMap
 }
 
 /** The columns buildFloodLists reads (sorted table rows, as compile builds them). */
@@ -48,6 +54,13 @@ export function buildFloodLists(input: FloodInput): FloodLists {
     pas[v].add(recordPa[r])
     if (recordType[r] === RecordType.L2_ONLY) l2Pas[v].add(recordPa[r])
   }
+  const byMac = new WordMapBuilder(3, recordVsid.length)
+  for (let r = 0; r < recordVsid.length; r++) {
+    if (recordType[r] !== RecordType.STATIC && recordType[r] !== RecordType.DYNAMIC) continue
+    if (recordGateway[r] !== NONE) continue
+    // Rows are sorted (IPv4 CAs first): the first add of a key stays.
+    byMac.add3(recordVsid[r], input.recordMacHi[r] | 0, input.recordMacLo[r] | 0, r)
+  }
   const ports: number[][] = Array.from({length: vsidCount}, () => [])
   const l2Ports: number[][] = Array.from({length: vsidCount}, () => [])
   for (let p = 0; p < portVsid.length; p++) {
@@ -60,7 +73,7 @@ export function buildFloodLists(input: FloodInput): FloodLists {
   const [l2PaStart, l2PaList] = csr(l2Pas.map((s) => [...s].sort((a, b) => a - b)))
   const [portStart, portList] = csr(ports)
   const [l2PortStart, l2PortList] = csr(l2Ports)
-  return {paStart, pas: paList, l2PaStart, l2Pas: l2PaList, portStart, ports: portList, l2PortStart, l2Ports: l2PortList}
+  return {paStart, pas: paList, l2PaStart, l2Pas: l2PaList, portStart, ports: portList, l2PortStart, l2Ports: l2PortList, recordByMac: byMac.build()}
 }
 
 function csr(lists: number[][]): [Int32Array, Int32Array] {

@@ -30,21 +30,30 @@ export class LearnQueue {
   /** Entries that did not fit (learned again later). */
   overflow = 0
   private readonly vsid = new Uint32Array(QUEUE_CAPACITY)
-  private readonly ca = new Uint32Array(QUEUE_CAPACITY)
+  private readonly caFamily = new Uint8Array(QUEUE_CAPACITY)
+  /** Four words per entry; IPv4 in the first. */
+  private readonly ca = new Uint32Array(QUEUE_CAPACITY * 4)
   private readonly macHi = new Uint32Array(QUEUE_CAPACITY)
   private readonly macLo = new Uint32Array(QUEUE_CAPACITY)
   private readonly paFamily = new Uint8Array(QUEUE_CAPACITY)
   private readonly pa = new Uint8Array(QUEUE_CAPACITY * PA_STRIDE)
 
-  /** Queues IPv4 CA `ca` on MAC hi/lo in VSID number `vsid`, at PA row `paRow` of table `t`. */
-  push(t: ForwardingTable, vsid: number, ca: number, macHi: number, macLo: number, paRow: number): void {
+  /**
+   * Queues the CA of `family` in words ca0..ca3 (IPv4 in ca0) on MAC hi/lo in VSID number `vsid`, at PA
+   * row `paRow` of table `t`.
+   */
+  push(t: ForwardingTable, vsid: number, family: number, ca0: number, ca1: number, ca2: number, ca3: number, macHi: number, macLo: number, paRow: number): void {
     const n = this.count
     if (n === QUEUE_CAPACITY) {
       this.overflow++
       return
     }
     this.vsid[n] = vsid
-    this.ca[n] = ca >>> 0
+    this.caFamily[n] = family
+    this.ca[n * 4] = ca0
+    this.ca[n * 4 + 1] = ca1
+    this.ca[n * 4 + 2] = ca2
+    this.ca[n * 4 + 3] = ca3
     this.macHi[n] = macHi
     this.macLo[n] = macLo
     this.paFamily[n] = t.pas.family[paRow]
@@ -59,7 +68,7 @@ export class LearnQueue {
     for (let i = 0; i < this.count; i++) {
       const record: LearnedRecord = {
         VirtualSubnetID: this.vsid[i],
-        CustomerAddress: ipv4ToString(this.ca[i]),
+        CustomerAddress: this.caFamily[i] === 4 ? ipv4ToString(this.ca[i * 4]) : ipv6ToString(wordBytes(this.ca, i * 4), 0),
         MACAddress: macText(this.macHi[i], this.macLo[i]),
         ProviderAddress: this.paFamily[i] === 4 ? ipv4ToString(u32(this.pa, i * PA_STRIDE)) : ipv6ToString(this.pa, i * PA_STRIDE),
       }
@@ -68,6 +77,12 @@ export class LearnQueue {
     this.count = 0
     return [...byKey.values()]
   }
+}
+
+function wordBytes(words: Uint32Array, at: number): Uint8Array {
+  const out = new Uint8Array(16)
+  for (let i = 0; i < 16; i++) out[i] = words[at + (i >> 2)] >>> (24 - 8 * (i & 3))
+  return out
 }
 
 function u32(b: Uint8Array, o: number): number {

@@ -11,12 +11,12 @@ import {WireErrorCode} from '../wire/errors.js'
 import {Eth, EtherType, EthernetView} from '../wire/ethernet.js'
 import {flowHashIpv4, flowHashIpv6, flowIdOf} from '../wire/flow-hash.js'
 import {ICMPV4_ECHO_REQUEST, Icmpv4View} from '../wire/icmpv4.js'
-import {ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_SOLICIT, ICMPV6_ROUTER_SOLICIT, Icmpv6, Icmpv6View} from '../wire/icmpv6.js'
+import {ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_ADVERT, ICMPV6_NEIGHBOR_SOLICIT, ICMPV6_ROUTER_SOLICIT, Icmpv6, Icmpv6View} from '../wire/icmpv6.js'
 import {IpProto} from '../wire/ip.js'
 import {Ipv4, Ipv4View} from '../wire/ipv4.js'
 import {Ipv6, Ipv6View} from '../wire/ipv6.js'
 import {NVGRE_HEADER_LEN, NvgreView} from '../wire/nvgre.js'
-import {Tcp} from '../wire/tcp.js'
+import {Tcp, TcpFlag} from '../wire/tcp.js'
 import {Udp} from '../wire/udp.js'
 import {BOOTREQUEST, DHCP_CLIENT_PORT, DHCP_OPT_REQUESTED_IP, DHCP_OPT_SERVER_ID, DHCP_SERVER_PORT, DHCPACK, DHCPDISCOVER, DHCPNAK, DHCPOFFER, DHCPREQUEST, DhcpView} from '../wire/dhcp.js'
 import {ADDR_DST, ADDR_SRC} from './ports.js'
@@ -101,15 +101,22 @@ export class Verdict {
   declare flowId: number
   /** MTU: the largest inner IP packet the underlay carries whole (the MTU a packet-too-big reports). */
   declare mtu: number
+  /** MSS clamping: the most a TCP SYN's MSS option may say (actions.ts clampMss), 0 for no clamping. */
+  declare mss: number
 
   /** FLOOD: FloodKind. */
   declare flood: number
   /**
-   * LEARN: an L2Only VM's ARP reply names its address: a Dynamic record (VSID v.vsid, CA learnCa, MAC
-   * learnMacHi/Lo, PA row learnPa) is to be written (the engine queues it, off the hot path).
+   * LEARN: an L2Only VM's ARP reply or neighbor advertisement names its address: a Dynamic record (VSID
+   * v.vsid, CA learnCa..learnCa3 of learnFamily (IPv4 in learnCa), MAC learnMacHi/Lo, PA row learnPa) is
+   * to be written (the engine queues it, off the hot path).
    */
   declare learn: boolean
+  declare learnFamily: number
   declare learnCa: number
+  declare learnCa1: number
+  declare learnCa2: number
+  declare learnCa3: number
   declare learnMacHi: number
   declare learnMacLo: number
   declare learnPa: number
@@ -156,9 +163,14 @@ export class Verdict {
     this.greVsid = 0
     this.flowId = 0
     this.mtu = 0
+    this.mss = 0
     this.flood = FloodKind.NONE
     this.learn = false
+    this.learnFamily = 0
     this.learnCa = 0
+    this.learnCa1 = 0
+    this.learnCa2 = 0
+    this.learnCa3 = 0
     this.learnMacHi = 0
     this.learnMacLo = 0
     this.learnPa = NONE
@@ -302,7 +314,15 @@ export class Pipeline {
       const ipCode = ip.wrap(buf, v.l3Off, end)
       if (ipCode !== 0) return malformed(v, ipCode)
       v.family = 6
+      if (ip.protocol === IpProto.ICMPV6 && !ip.isFragment && end - ip.payloadOffset >= 1) {
+        const type = buf[ip.payloadOffset + Icmpv6.TYPE]
+        if (type === ICMPV6_NEIGHBOR_SOLICIT || type === ICMPV6_NEIGHBOR_ADVERT) return this.ndFromUnderlay(t, buf, v, group)
+      }
       record = t.record6(domain, buf, ip.srcOffset)
+      // Link-local multicast (MLD, mDNS...) carries no CA: its sender is vouched for by its MAC's record.
+      if (record === NONE && group && (isLinkLocal6(buf, ip.srcOffset) || isUnspecified6(buf, ip.srcOffset))) {
+        record = t.flood.recordByMac.get3(vsid, eth.srcHi, eth.srcLo)
+      }
     } else {
       return drop(v, DropReason.NOT_IP)
     }
@@ -315,6 +335,7 @@ export class Pipeline {
     if (record === NONE) return drop(v, DropReason.UNKNOWN_SOURCE_CA)
     v.srcRecord = record
     if (t.records.pa[record] !== v.srcPa) return drop(v, DropReason.SOURCE_PA_MISMATCH)
+    if (v.outPort !== NONE && t.ports.mssClamp[v.outPort] === 1) this.clampMss(v, family)
     // Broadcast and multicast from another host: a copy to each local port of the VSID (flood.ts).
     if (group) return this.flood(t, v, FloodKind.ALL)
     v.stage = Stage.LOCAL_DELIVERY
@@ -414,6 +435,7 @@ export class Pipeline {
     if (action === Action.ENCAP) {
       // Without DF it goes out anyway: the kernel fragments the outer packet and the peer's reassembles.
       if (ip.dontFrag && !this.fits(t, v)) return this.tooBig(t, v)
+      if (t.ports.mssClamp[v.inPort] === 1) this.clampMss(v, t.pas.family[v.pa])
       let sport = 0
       let dport = 0
       if ((ip.protocol === IpProto.TCP || ip.protocol === IpProto.UDP) && !ip.isFragment && v.l3End - v.l4Off >= L4_PORTS_LEN) {
@@ -439,6 +461,8 @@ export class Pipeline {
       if (type >= ICMPV6_ROUTER_SOLICIT && type <= ICMPV6_REDIRECT) return this.ndFromPort(t, buf, v, srcHi, srcLo)
     }
     const eth = this.eth
+    // Link-local multicast (MLD, mDNS...): the port's MAC was checked; no CA to check.
+    if (eth.dstIsGroup && (isLinkLocal6(buf, ip.srcOffset) || isUnspecified6(buf, ip.srcOffset))) return this.flood(t, v, FloodKind.ALL)
     if (!this.source6(t, v, buf, ip.srcOffset, srcHi, srcLo)) return drop(v, DropReason.SRC_IP_SPOOFED)
     if (eth.dstIsGroup) return this.flood(t, v, FloodKind.ALL)
     const vsid = v.vsid
@@ -450,6 +474,7 @@ export class Pipeline {
     if (action === Action.ENCAP) {
       // IPv6 is never fragmented on the way (RFC 8200 §5): the sender learns the MTU instead.
       if (!this.fits(t, v)) return this.tooBig(t, v)
+      if (t.ports.mssClamp[v.inPort] === 1) this.clampMss(v, t.pas.family[v.pa])
       let sport = 0
       let dport = 0
       if ((ip.protocol === IpProto.TCP || ip.protocol === IpProto.UDP) && !ip.isFragment && v.l3End - v.l4Off >= L4_PORTS_LEN) {
@@ -532,51 +557,51 @@ export class Pipeline {
   private arpReplyFromL2Only(t: ForwardingTable, v: Verdict, l2Only: number, senderIp: number): number {
     const arp = this.arp
     const records = t.records
-    v.stage = Stage.RESOLVE
-    const asker = t.record4(t.vsids.domain[v.vsid], arp.targetIp | 0)
-    if (asker === NONE || records.vsid[asker] !== v.vsid || records.macHi[asker] !== arp.targetMacHi || records.macLo[asker] !== arp.targetMacLo) {
-      return drop(v, DropReason.NO_RECORD)
-    }
-    v.dstRecord = asker
-    v.outVsid = v.vsid
-    if (records.rule[asker] !== Translation.ENCAP) return drop(v, DropReason.TRANSLATION_UNSUPPORTED)
-    const pa = records.pa[asker]
-    v.pa = pa
-    if (t.pas.local[pa] === 1) {
-      v.stage = Stage.LOCAL_DELIVERY
-      const port = t.portByMac(v.vsid, records.macHi[asker], records.macLo[asker])
-      if (port === NONE) return drop(v, DropReason.NO_LOCAL_PORT)
-      v.outPort = port
-      this.learnFrom(t, v, senderIp, arp.senderMacHi, arp.senderMacLo, records.pa[l2Only])
-      v.action = Action.DELIVER
-      return Action.DELIVER
-    }
-    v.stage = Stage.ENCAP
-    v.greVsid = t.vsids.value[v.vsid]
-    v.flowId = 0
-    v.action = Action.ENCAP
-    return Action.ENCAP
+    let asker = t.record4(t.vsids.domain[v.vsid], arp.targetIp | 0)
+    if (asker !== NONE && (records.macHi[asker] !== arp.targetMacHi || records.macLo[asker] !== arp.targetMacLo)) asker = NONE
+    const action = this.toAsker(t, v, asker)
+    if (action === Action.DELIVER) this.learnFrom(t, v, senderIp, arp.senderMacHi, arp.senderMacLo, records.pa[l2Only])
+    return action
   }
 
   /**
    * LEARN: sets v.learn when the table does not already hold this Dynamic record (a Static record of
-   * the address wins: it is never replaced). The record used is remembered in v.dstRecord's stead by
-   * v.srcRecord, so that its hit keeps it from ageing.
+   * the address wins: it is never replaced). A record already there goes in v.srcRecord, so that the
+   * engine marks it used and it does not age.
    */
   private learnFrom(t: ForwardingTable, v: Verdict, ca: number, macHi: number, macLo: number, pa: number): void {
     if (ca === 0) return
-    const records = t.records
-    const known = t.record4(t.vsids.domain[v.vsid], ca)
-    if (known !== NONE) {
-      v.srcRecord = known
-      if (records.type[known] !== RecordType.DYNAMIC) return
-      if (records.macHi[known] === macHi && records.macLo[known] === macLo && records.pa[known] === pa && records.vsid[known] === v.vsid) return
-    }
+    if (this.known(t, v, t.record4(t.vsids.domain[v.vsid], ca), macHi, macLo, pa)) return
     v.learn = true
+    v.learnFamily = 4
     v.learnCa = ca
     v.learnMacHi = macHi
     v.learnMacLo = macLo
     v.learnPa = pa
+  }
+
+  /** learnFrom for the IPv6 address at `buf[off, off + 16)` (not a link-local one: no CA is). */
+  private learnFrom6(t: ForwardingTable, v: Verdict, buf: Uint8Array, off: number, macHi: number, macLo: number, pa: number): void {
+    if (isLinkLocal6(buf, off) || isUnspecified6(buf, off)) return
+    if (this.known(t, v, t.record6(t.vsids.domain[v.vsid], buf, off), macHi, macLo, pa)) return
+    v.learn = true
+    v.learnFamily = 6
+    v.learnCa = word(buf, off)
+    v.learnCa1 = word(buf, off + 4)
+    v.learnCa2 = word(buf, off + 8)
+    v.learnCa3 = word(buf, off + 12)
+    v.learnMacHi = macHi
+    v.learnMacLo = macLo
+    v.learnPa = pa
+  }
+
+  /** Whether record `known` already says what would be learned (or is Static, and stays). */
+  private known(t: ForwardingTable, v: Verdict, known: number, macHi: number, macLo: number, pa: number): boolean {
+    if (known === NONE) return false
+    const records = t.records
+    v.srcRecord = known
+    if (records.type[known] !== RecordType.DYNAMIC) return true
+    return records.macHi[known] === macHi && records.macLo[known] === macLo && records.pa[known] === pa && records.vsid[known] === v.vsid
   }
 
   /**
@@ -669,12 +694,94 @@ export class Pipeline {
       return drop(v, DropReason.SRC_IP_SPOOFED)
     }
     v.stage = Stage.ARP_ND_PROXY
+    const vsid = v.vsid
+    if (icmp.type === ICMPV6_NEIGHBOR_ADVERT) {
+      const l2Only = t.wildcardRecord(vsid, srcHi, srcLo)
+      if (l2Only !== NONE && t.records.type[l2Only] === RecordType.L2_ONLY) {
+        // An L2Only VM's answer: to the asker (by its MAC: it may have asked from a link-local address).
+        const action = this.toAsker(t, v, t.flood.recordByMac.get3(vsid, this.eth.dstHi, this.eth.dstLo))
+        if (action === Action.DELIVER) this.learnFrom6(t, v, buf, icmp.ndTargetOffset, srcHi, srcLo, t.records.pa[l2Only])
+        return action
+      }
+    }
     if (icmp.type !== ICMPV6_NEIGHBOR_SOLICIT) return drop(v, DropReason.ND_NOT_SOLICITATION)
     const target = icmp.ndTargetOffset
-    const vsid = v.vsid
     const gateway = t.gateway6(vsid, buf, target)
     const record = gateway === NONE ? t.record6(t.vsids.domain[vsid], buf, target) : NONE
-    return this.answerNeighbor(t, v, gateway, record, srcHi, srcLo, Reply.NEIGHBOR_ADVERT)
+    const action = this.answerNeighbor(t, v, gateway, record, srcHi, srcLo, Reply.NEIGHBOR_ADVERT)
+    // As for ARP; not DAD (source ::).
+    if (v.reason === DropReason.NEIGHBOR_UNKNOWN && !isUnspecified6(buf, src) && this.hasL2OnlyTargets(t, v)) {
+      v.reason = DropReason.NONE
+      return this.flood(t, v, FloodKind.L2_ONLY)
+    }
+    return action
+  }
+
+  /**
+   * An L2Only VM's ARP reply or neighbor advertisement to the VM that asked (record `asker`, NONE when
+   * none): delivered locally or encapsulated to the asker's PA. DELIVER means the caller learns here.
+   */
+  private toAsker(t: ForwardingTable, v: Verdict, asker: number): number {
+    const records = t.records
+    v.stage = Stage.RESOLVE
+    if (asker === NONE || records.vsid[asker] !== v.vsid) return drop(v, DropReason.NO_RECORD)
+    v.dstRecord = asker
+    v.outVsid = v.vsid
+    if (records.rule[asker] !== Translation.ENCAP) return drop(v, DropReason.TRANSLATION_UNSUPPORTED)
+    const pa = records.pa[asker]
+    v.pa = pa
+    if (t.pas.local[pa] === 1) {
+      v.stage = Stage.LOCAL_DELIVERY
+      const port = t.portByMac(v.vsid, records.macHi[asker], records.macLo[asker])
+      if (port === NONE) return drop(v, DropReason.NO_LOCAL_PORT)
+      v.outPort = port
+      v.action = Action.DELIVER
+      return Action.DELIVER
+    }
+    v.stage = Stage.ENCAP
+    v.greVsid = t.vsids.value[v.vsid]
+    v.flowId = 0
+    v.action = Action.ENCAP
+    return Action.ENCAP
+  }
+
+  /**
+   * ND inside NVGRE (VSIDs with L2Only records), as arpFromUnderlay: a solicitation from a VM of the outer
+   * source PA goes to the local L2Only VMs; an L2Only VM's advertisement is delivered and its target learned.
+   */
+  private ndFromUnderlay(t: ForwardingTable, buf: Buffer, v: Verdict, group: boolean): number {
+    const ip = this.ip6
+    const icmp = this.icmp6
+    v.l3End = ip.end
+    v.l4Off = ip.payloadOffset
+    v.protocol = IpProto.ICMPV6
+    const code = icmp.wrap(buf, v.l4Off, v.l3End)
+    if (code !== 0) return malformed(v, code)
+    if (ip.hopLimit !== ND_HOP_LIMIT) return malformed(v, 0)
+    const eth = this.eth
+    const vsid = v.vsid
+    const records = t.records
+    if (icmp.type === ICMPV6_NEIGHBOR_SOLICIT) {
+      let sender = t.record6(t.vsids.domain[vsid], buf, ip.srcOffset)
+      if (sender === NONE || records.macHi[sender] !== eth.srcHi || records.macLo[sender] !== eth.srcLo) sender = t.flood.recordByMac.get3(vsid, eth.srcHi, eth.srcLo)
+      if (sender === NONE) sender = t.wildcardRecord(vsid, eth.srcHi, eth.srcLo)
+      if (sender === NONE) return drop(v, DropReason.UNKNOWN_SOURCE_CA)
+      v.srcRecord = sender
+      if (records.pa[sender] !== v.srcPa) return drop(v, DropReason.SOURCE_PA_MISMATCH)
+      v.stage = Stage.ARP_ND_PROXY
+      return this.flood(t, v, FloodKind.L2_ONLY)
+    }
+    v.stage = Stage.LEARN
+    if (group) return drop(v, DropReason.ND_NOT_SOLICITATION)
+    const l2Only = t.wildcardRecord(vsid, eth.srcHi, eth.srcLo)
+    if (l2Only === NONE || records.type[l2Only] !== RecordType.L2_ONLY || records.pa[l2Only] !== v.srcPa) {
+      return drop(v, DropReason.ARP_REPLY_NOT_L2ONLY)
+    }
+    v.srcRecord = l2Only
+    this.learnFrom6(t, v, buf, icmp.ndTargetOffset, eth.srcHi, eth.srcLo, v.srcPa)
+    v.stage = Stage.LOCAL_DELIVERY
+    v.action = Action.DELIVER
+    return Action.DELIVER
   }
 
   /** The answer to an ARP request or a neighbor solicitation: the gateway's MAC, or the record's. */
@@ -825,6 +932,35 @@ export class Pipeline {
     const limit = this.underlayMtu[t.pas.family[v.pa] === 6 ? 1 : 0]
     v.mtu = limit - NVGRE_HEADER_LEN - Eth.HEADER_LEN
     return this.superFrame || v.frameEnd - v.frameOff + NVGRE_HEADER_LEN <= limit
+  }
+
+  /**
+   * MSS clamping (Set-VMNetworkAdapter -MssClamp), for a frame of such an adapter leaving through, or
+   * arriving from, the underlay of outer family `underlay`: a TCP SYN (or SYN-ACK) gets v.mss, the MSS that
+   * fits that underlay (RFC 9293 §3.7.1: inner MTU - 40 for IPv4, - 60 for IPv6), for clampMss to apply.
+   */
+  private clampMss(v: Verdict, underlay: number): void {
+    let buf: Buffer
+    let l4: number
+    let end: number
+    if (v.family === 4) {
+      const ip = this.ip4
+      if (ip.protocol !== IpProto.TCP || ip.isFragment) return
+      buf = ip.buf
+      l4 = ip.payloadOffset
+      end = ip.end
+    } else {
+      const ip = this.ip6
+      if (ip.protocol !== IpProto.TCP || ip.isFragment) return
+      buf = ip.buf
+      l4 = ip.payloadOffset
+      end = ip.end
+    }
+    if (end - l4 < Tcp.HEADER_LEN || (buf[l4 + Tcp.FLAGS] & TcpFlag.SYN) === 0) return
+    v.l4Off = l4
+    v.l3End = end
+    const inner = this.underlayMtu[underlay === 6 ? 1 : 0] - NVGRE_HEADER_LEN - Eth.HEADER_LEN
+    v.mss = inner - (v.family === 4 ? Ipv4.HEADER_LEN : Ipv6.HEADER_LEN) - Tcp.HEADER_LEN
   }
 
   /**

@@ -16,7 +16,7 @@ const STAGE_SPEC = {
   TRANSMIT: ['transmit', 'handing the batch to a port or an underlay'],
   DHCP: ['dhcp', "DHCP from a -Dhcp adapter answered with its lookup record's CA, the subnet's prefix and gateway"],
   FLOOD: ['flood', 'broadcast and multicast (and ARP for L2Only VSIDs): copies to the VSID\'s other ports and PAs'],
-  LEARN: ['learn', "an L2Only VM's ARP reply: a Dynamic lookup record for its address"],
+  LEARN: ['learn', "an L2Only VM's ARP reply or neighbor advertisement: a Dynamic lookup record for its address"],
   MTU: ['mtu', 'the encapsulated packet must fit the underlay MTU (DF IPv4 and all IPv6: fragmentation-needed / packet-too-big)'],
 } as const
 
@@ -56,7 +56,7 @@ const DROP_SPEC = {
   GRE_NOT_TEB: ['gre-not-teb', 'GRE protocol type not 0x6558'],
   UNKNOWN_VSID: ['unknown-vsid', 'the NVGRE VSID is not in the table'],
   NO_PORT_FOR_MAC: ['no-port-for-mac', 'no local adapter of that VSID has the inner destination MAC'],
-  ARP_IN_NVGRE: ['arp-in-nvgre', 'ARP inside NVGRE other than a request or an L2Only reply'],
+  ARP_IN_NVGRE: ['arp-in-nvgre', 'ARP inside NVGRE other than a request or a reply'],
   UNKNOWN_SOURCE_CA: ['unknown-source-ca', 'the inner source CA has no lookup record in the routing domain'],
   SOURCE_PA_MISMATCH: ['source-pa-mismatch', "the outer source is not the PA of the inner source's record"],
   OFFLOAD_NO_ROOM: ['offload-no-room', 'segmentation or coalescing output area full for this super-frame'],
@@ -65,7 +65,7 @@ const DROP_SPEC = {
   DHCP_NO_SUBNET: ['dhcp-no-subnet', "DHCP: the adapter's CA is in no on-link customer route with a gateway"],
   DHCP_IGNORED: ['dhcp-ignored', 'DHCP release, decline, inform, a request for another server, or not a request'],
   FLOOD_NO_TARGET: ['flood-no-target', 'broadcast or multicast in a VSID with no other port or PA to copy it to'],
-  ARP_REPLY_NOT_L2ONLY: ['arp-reply-not-l2only', 'an ARP reply in NVGRE whose sender MAC has no L2Only record of the outer source PA'],
+  ARP_REPLY_NOT_L2ONLY: ['arp-reply-not-l2only', 'an ARP reply or neighbor advertisement in NVGRE whose sender MAC has no L2Only record of the outer source PA'],
   TOO_BIG: ['too-big', 'too big for the underlay MTU after encapsulation, DF set or IPv6 (fragmentation-needed / packet-too-big sent)'],
   NO_EXTERNAL_ROUTE: ['no-external-route', 'UseExternalRouter: for another subnet, and no customer route with a next hop (the external router) covers it'],
 } as const

@@ -157,6 +157,8 @@ export interface Ports {
   origin: Int32Array
   /** 1 when the adapter is marked -Dhcp. */
   dhcp: Uint8Array
+  /** 1 when the adapter is marked -MssClamp. */
+  mssClamp: Uint8Array
   /** The IPv4 Static/Dynamic record of the adapter's MAC in its VSID, for a -Dhcp adapter (else NONE). */
   dhcpRecord: Int32Array
   byName: ReadonlyMap<string, number>

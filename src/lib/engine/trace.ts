@@ -11,8 +11,8 @@ import {emitEthernet, EtherType} from '../wire/ethernet.js'
 import {emitIcmpv4, ICMPV4_ECHO_REQUEST} from '../wire/icmpv4.js'
 import {emitIcmpv6, ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_SOLICIT} from '../wire/icmpv6.js'
 import {IpProto} from '../wire/ip.js'
-import {emitIpv4} from '../wire/ipv4.js'
-import {emitIpv6} from '../wire/ipv6.js'
+import {emitIpv4, IPV4_HEADER_LEN} from '../wire/ipv4.js'
+import {emitIpv6, IPV6_HEADER_LEN} from '../wire/ipv6.js'
 import {emitTcp, TcpFlag} from '../wire/tcp.js'
 import {emitUdp} from '../wire/udp.js'
 import {parseIp, parsePrefix, prefixContains} from '../net/ip.js'
@@ -48,6 +48,10 @@ export interface TraceRequest extends TraceSource {
   /** Destination port for tcp/udp (default 80 / 53). */
   port?: number
   ttl?: number
+  /** Length of the IP packet (default: headers and a 16-byte payload), to see what the MTU stage does with it. */
+  size?: number
+  /** Simulation only: the physical MTU of the underlay (default 1500), as the engine takes it from its links. */
+  linkMtu?: number
 }
 
 /** The probe as built: the frame (with headroom before it) and where it starts. */
@@ -69,6 +73,8 @@ export const PROBE_MARK = Buffer.from('hnv-trc!')
 const PROBE_IDENT = 0x686e
 const PROBE_SPORT = 49_152
 const DEFAULT_TTL = 64
+/** The largest probe: an IPv4 packet's total length field. */
+const MAX_PROBE_SIZE = 65_535
 const FRAME_ROOM = 256
 
 /** Finds the adapter a trace starts from; throws a PolicyError naming what exists. */
@@ -188,11 +194,18 @@ export function buildProbe(
   protocol: TraceProtocol,
   dport: number | undefined,
   ttl: number,
-  data: Buffer = PROBE_PAYLOAD,
+  payload: Buffer = PROBE_PAYLOAD,
+  size?: number,
 ): Probe {
+  const family = parseIp(source).family
+  const headers = (family === 4 ? 20 : 40) + (protocol === 'tcp' ? 20 : 8)
+  if (size !== undefined && (size < headers + payload.length || size > MAX_PROBE_SIZE)) {
+    throw new PolicyError(`-Size ${size} is not from ${headers + payload.length} to ${MAX_PROBE_SIZE} (the ${protocol} probe's headers and marker take ${headers + payload.length} bytes)`)
+  }
+  // Padding goes in front: the marker stays the last bytes of the frame.
+  const data = size === undefined ? payload : Buffer.concat([Buffer.alloc(size - headers - payload.length), payload])
   const {buf, off} = frameBuffer(data.length)
   const srcMac = macToColon(t.ports.macText[port])
-  const family = parseIp(source).family
   if (parseIp(destination).family !== family) throw new PolicyError(`the source ${source} and the destination ${destination} are of different address families`)
   const ip = off + emitEthernet({dst: dstMac, src: srcMac, etherType: family === 4 ? EtherType.IPV4 : EtherType.IPV6}, buf, off)
   const ipLen = family === 4 ? 20 : 40
@@ -245,7 +258,7 @@ export function prepareProbe(host: TraceHost, request: TraceRequest, payload: Bu
     return {neighborHop, probe: null, packet: `${protocol} ${source} -> ${destination} from ${vmLabel(t, port)}: the VM cannot resolve ${neighbor}`, portName: t.ports.name[port]}
   }
   const dstMac = macToColon(macText(v.srcMacHi, v.srcMacLo))
-  const probe = buildProbe(t, port, source, destination, dstMac, protocol, request.port, request.ttl ?? DEFAULT_TTL, payload)
+  const probe = buildProbe(t, port, source, destination, dstMac, protocol, request.port, request.ttl ?? DEFAULT_TTL, payload, request.size)
   return {neighborHop, probe, packet: `${describeFrame(probe.buf, probe.off, probe.end)}, from ${vmLabel(t, port)}`, portName: t.ports.name[port]}
 }
 
@@ -255,6 +268,11 @@ export function prepareProbe(host: TraceHost, request: TraceRequest, payload: Bu
  */
 export function simulateTrace(hosts: readonly TraceHost[], request: TraceRequest): Trace {
   const pipeline = new Pipeline()
+  if (request.linkMtu !== undefined) {
+    // What the engine does with its underlays' link MTU (engine.ts): the room for GRE and the frame.
+    pipeline.underlayMtu[0] = request.linkMtu - IPV4_HEADER_LEN
+    pipeline.underlayMtu[1] = request.linkMtu - IPV6_HEADER_LEN
+  }
   const prepared = prepareProbe(hosts[0], request, PROBE_PAYLOAD, pipeline)
   if (prepared.probe === null) return explainTrace('simulated', prepared.packet, [prepared.neighborHop])
   return followProbe(hosts, prepared.probe, pipeline, new Verdict(), [prepared.neighborHop], prepared.packet)

@@ -241,6 +241,7 @@ export const vmNetworkAdapter: KindSpec = {
     prop('SwitchName', 'switch_name', {kind: 'string'}, 'Name of the virtual switch', {settable: true}),
     prop('InterfaceName', 'interface_name', {kind: 'string'}, 'The Linux TAP interface the engine creates for the adapter (default hnv-<vm name>)', {settable: true, allocated: true}),
     prop('Dhcp', 'dhcp', {kind: 'bool'}, "The engine answers the adapter's DHCP with its lookup record's CA, the subnet's prefix and the .1 gateway", {settable: true, default: false, switch: true}),
+    prop('MssClamp', 'mss_clamp', {kind: 'bool'}, "The engine lowers the MSS of the adapter's TCP SYN and SYN-ACK, both ways, to what fits the underlay after encapsulation", {settable: true, default: false, switch: true}),
   ],
   complete(object, _given, ctx) {
     if (object.MacAddress === null) object.MacAddress = allocateMac(ctx)

@@ -154,6 +154,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX customer_routes_origin ON customer_routes (origin) WHERE origin IS NOT NULL;`,
   // issue 5 (learning): VM network adapters the engine's DHCP responder serves (Set-VMNetworkAdapter -Dhcp).
   `ALTER TABLE vm_network_adapters ADD COLUMN dhcp INTEGER NOT NULL DEFAULT 0;`,
+  // issue 5 (rules): adapters whose TCP SYN / SYN-ACK MSS the engine clamps (Set-VMNetworkAdapter -MssClamp).
+  `ALTER TABLE vm_network_adapters ADD COLUMN mss_clamp INTEGER NOT NULL DEFAULT 0;`,
 ]
 
 /** Revisions the change log keeps: an engine further behind than this reloads everything. */

@@ -53,7 +53,7 @@ describe('output', () => {
 
   it('VM network adapters take the VM name positionally, as Hyper-V does', async () => {
     const added = await hnv(store, 'Add-VMNetworkAdapter', 'Blue1', '-StaticMacAddress', '06-06-00-00-00-05', '--json')
-    expect(JSON.parse(added.stdout)).toEqual({VMName: 'Blue1', Name: 'Network Adapter', MacAddress: '060600000005', VirtualSubnetId: 0, SwitchName: null, InterfaceName: 'hnv-blue1', Dhcp: false})
+    expect(JSON.parse(added.stdout)).toEqual({VMName: 'Blue1', Name: 'Network Adapter', MacAddress: '060600000005', VirtualSubnetId: 0, SwitchName: null, InterfaceName: 'hnv-blue1', Dhcp: false, MssClamp: false})
     await hnv(store, 'Set-VMNetworkAdapter', 'Blue1', '-VirtualSubnetId', '5001')
     expect(JSON.parse((await hnv(store, 'vm-network-adapter', 'get', '--vm-name', 'blue1', '--json')).stdout)[0].VirtualSubnetId).toBe(5001)
     // -Dhcp is a switch in both spellings, with a way back.

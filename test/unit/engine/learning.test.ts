@@ -16,7 +16,8 @@ import {PolicyStore} from '../../../src/lib/policy/store.js'
 import {ArpOp, emitArp, emitEthernet, EtherType, ipv4FromString, parseArp, parseEthernet, parseIpv4, parseNvgre} from '../../../src/lib/wire/index.js'
 import {MemoryPort} from '../../support/memory-port.js'
 import {MemoryNetwork, type MemoryUnderlay} from '../../support/memory-underlay.js'
-import {arpRequest, colon, HOST1_PA, HOST1_PA6, HOST2_PA, HOST2_PA6, ipv4Frame, record, topology, udp4, VMS} from './support.js'
+import {arpRequest, colon, HOST1_PA, HOST1_PA6, HOST2_PA, HOST2_PA6, icmp6Frame, ipv4Frame, neighborSolicit, record, topology, udp4, VMS} from './support.js'
+import {ICMPV6_NEIGHBOR_ADVERT, ICMPV6_NEIGHBOR_SOLICIT, parseIcmpv6} from '../../../src/lib/wire/icmpv6.js'
 
 const {blue1, blue2, blue6, red1, red2} = VMS
 const PYTHON = '/usr/bin/python3'
@@ -115,6 +116,35 @@ describe('broadcast and multicast: source replication', () => {
     const blue = h1.u4.take()
     expect(blue.map((s) => s.destination).sort()).toEqual([HOST2_PA, '198.51.100.33'])
     expect(blue.map((s) => parseNvgre(s.packet, 0, s.packet.length).vsid)).toEqual([5001, 5001])
+  })
+
+  it('with virtio-header ports, the local copies go out with a zero header and the NVGRE copies intact', () => {
+    const VNET = 12
+    const [h1, h2] = twoHosts()
+    for (const name of [blue1.iface, blue6.iface]) {
+      h1.engine.detach(name)
+      h1.port[name] = new MemoryPort({name, features: {vnetHdr: true, vnetHdrLen: VNET}})
+      h1.engine.attach(h1.port[name])
+    }
+    const frame = ipv4Frame('ffffffffffff', blue1.mac, {src: '10.0.0.5', dst: '10.0.0.255', ...udp4(4000, 5000)})
+    h1.port[blue1.iface].receive(Buffer.concat([Buffer.alloc(VNET), frame]))
+    // The header sits where the GRE header goes: the local copy is sent before that is written.
+    expect(h1.port[blue6.iface].sent).toEqual([Buffer.concat([Buffer.alloc(VNET), frame])])
+    expect(h2.port[blue2.iface].sent).toEqual([frame])
+  })
+
+  it('IPv6 multicast from a link-local source (MLD, mDNS) is replicated, and accepted by the MAC\'s record on the other host', () => {
+    const [h1, h2] = twoHosts()
+    // An ICMPv6 message to ff02::16 from the VM's link-local address, as MLD reports go.
+    const mld = icmp6Frame('333300000016', blue1.mac, 'fe80::406:ff:fe00:5', 'ff02::16', {type: 128, code: 0, ident: 1, seq: 1, data: Buffer.alloc(8)} as never, 1)
+    h1.port[blue1.iface].receive(mld)
+    expect(h1.port[blue6.iface].sent).toHaveLength(1)
+    expect(h2.port[blue2.iface].sent).toEqual([mld])
+    expect(h1.engine.status().drops['src-ip-spoofed']).toBe(0)
+    // A link-local source on a MAC without a record of the outer source's PA is refused.
+    const forged = icmp6Frame('333300000016', '0a0b0c0d0e0f', 'fe80::1', 'ff02::16', {type: 128, code: 0, ident: 1, seq: 1, data: Buffer.alloc(8)} as never, 1)
+    h1.u4.receive([{source: HOST2_PA, packet: Buffer.concat([Buffer.from('2000655800138900', 'hex'), forged])}])
+    expect(h1.engine.status().drops['unknown-source-ca']).toBe(1)
   })
 
   it('a broadcast with a spoofed source is dropped, not replicated', () => {
@@ -226,6 +256,26 @@ describe('L2Only records: ARP over NVGRE and learning', () => {
     // The L2Only VM's answer from its learned address passes host1's decap check (wildcard record's PA).
     l2.receive(ipv4Frame(blue1.mac, L2_MAC, {src: L2_CA, dst: '10.0.0.5', ...udp4(2000, 1000)}))
     expect(h1.port[blue1.iface].sent).toHaveLength(2)
+  })
+
+  it('IPv6: a solicitation for an unknown address goes to the L2Only VM; its advertisement is learned', () => {
+    const [h1, h2] = twoHosts(withL2Only)
+    const target = 'fd01:5001::50'
+    h1.port[blue1.iface].receive(neighborSolicit(blue1.mac, 'fd01:5001::5', target))
+    const l2 = h2.port[L2_IFACE]
+    expect(l2.sent).toHaveLength(1)
+    expect(parseIcmpv6(l2.sent[0], 54, l2.sent[0].length)).toMatchObject({type: ICMPV6_NEIGHBOR_SOLICIT, target})
+    // Solicited advertisement to the asker's address (S and O flags), with its link-layer address.
+    l2.receive(icmp6Frame(blue1.mac, L2_MAC, target, 'fd01:5001::5', {type: ICMPV6_NEIGHBOR_ADVERT, code: 0, flags: 0x60, target, targetLla: colon(L2_MAC)}, 255))
+    expect(h1.port[blue1.iface].sent).toHaveLength(1)
+    expect(parseIcmpv6(h1.port[blue1.iface].sent[0], 54, h1.port[blue1.iface].sent[0].length)).toMatchObject({type: ICMPV6_NEIGHBOR_ADVERT, target})
+    expect(h1.engine.takeLearning().learned).toEqual([{VirtualSubnetID: 5001, CustomerAddress: target, MACAddress: L2_MAC.toUpperCase(), ProviderAddress: HOST2_PA}])
+    // Asked from a link-local address, the answer still finds the asker by its MAC.
+    h1.port[blue1.iface].receive(neighborSolicit(blue1.mac, 'fe80::406:ff:fe00:5', 'fd01:5001::51'))
+    expect(l2.sent).toHaveLength(2)
+    l2.receive(icmp6Frame(blue1.mac, L2_MAC, 'fd01:5001::51', 'fe80::406:ff:fe00:5', {type: ICMPV6_NEIGHBOR_ADVERT, code: 0, flags: 0x60, target: 'fd01:5001::51', targetLla: colon(L2_MAC)}, 255))
+    expect(h1.port[blue1.iface].sent).toHaveLength(2)
+    expect(h1.engine.takeLearning().learned.map((r) => r.CustomerAddress)).toEqual(['fd01:5001::51'])
   })
 
   it('the request is also given to a local L2Only port, and its reply learned with the local PA', () => {

@@ -17,20 +17,23 @@ import {
   emitIcmpv6,
   emitIpv4,
   emitIpv6,
+  emitTcp,
   EtherType,
   ICMPV4_ECHO_REQUEST,
   ICMPV6_ECHO_REQUEST,
   IpProto,
   ipv4FromString,
+  ipv4PseudoSum,
   ipv6PseudoSum,
 } from '../../../src/lib/wire/index.js'
 import {MemoryPort} from '../../support/memory-port.js'
 import {MemoryUnderlay} from '../../support/memory-underlay.js'
-import {BLUE_5001_MAC6, BLUE_GATEWAY_MAC, colon, HOST1_PA, HOST1_PA6, topology, VMS} from './support.js'
+import {BLUE_5001_MAC6, BLUE_GATEWAY_MAC, colon, HOST1_PA, HOST1_PA6, HOST2_PA, nvgre, topology, VMS} from './support.js'
 
 const {blue1, blue6, green1} = VMS
 const PYTHON = '/usr/bin/python3'
 const SCAPY_SCRIPT = fileURLToPath(new URL('../../fixtures/scapy/icmp_error.py', import.meta.url))
+const SCAPY_TCP = fileURLToPath(new URL('../../fixtures/scapy/tcp_mss.py', import.meta.url))
 const hasScapy = existsSync(PYTHON) && (() => {
   try {
     execFileSync(PYTHON, ['-c', 'import scapy'], {stdio: 'ignore'})
@@ -167,5 +170,83 @@ describe('MTU: what the engine sends', () => {
     const s = engine.status()
     expect(s.drops['too-big']).toBe(3)
     expect(s.replies['packet-too-big']).toBe(3)
+  })
+})
+
+/** A TCP segment (SYN by default) with `options` (raw bytes); from blue1 to blue2 unless told. */
+function tcp4(options: number[], flags = 0x02, ends = {srcMac: blue1.mac, dstMac: VMS.blue2.mac, src: '10.0.0.5', dst: '10.0.0.7'}): Buffer {
+  const opts = Uint8Array.from(options)
+  const l4Len = 20 + ((opts.length + 3) & ~3)
+  const buf = Buffer.alloc(14 + 20 + l4Len)
+  emitEthernet({dst: colon(ends.dstMac), src: colon(ends.srcMac), etherType: EtherType.IPV4}, buf, 0)
+  const src = ipv4FromString(ends.src)
+  const dst = ipv4FromString(ends.dst)
+  emitIpv4({src, dst, protocol: IpProto.TCP, ttl: 64, tos: 0, ident: 1, dontFrag: true, moreFrags: false, fragOffset: 0, payloadLen: l4Len, options: new Uint8Array(0)}, buf, 14)
+  emitTcp({srcPort: 40000, dstPort: 5201, seq: 1000, ack: 0, flags, window: 64240, urgent: 0, options: opts, payloadLen: 0}, buf, 34, ipv4PseudoSum(src, dst, IpProto.TCP))
+  return buf
+}
+
+/** Linux's SYN options: MSS 1460, SACK permitted, timestamps, NOP, window scale 7. */
+const LINUX_SYN = [2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]
+/** MSS behind a NOP: its value straddles two 16-bit words of the checksum. */
+const ODD_SYN = [1, 2, 4, 0x05, 0xb4, 1, 1, 1]
+
+function clampingHost(): Host {
+  const doc = topology(1)
+  for (const a of doc.VMNetworkAdapters as {VMName: string; MssClamp?: boolean}[]) if (a.VMName === 'Blue1') a.MssClamp = true
+  const u4 = new MemoryUnderlay({family: 4, local: HOST1_PA})
+  const u6 = new MemoryUnderlay({family: 6, local: HOST1_PA6})
+  const engine = new Engine({underlays: [u4, u6]})
+  engine.load(compile(doc, 1))
+  const port = new MemoryPort({name: blue1.iface})
+  engine.attach(port)
+  host = {engine, u4, u6, port}
+  return host
+}
+
+function scapyTcp(frames: Buffer[]): {mss: number | null; flags: string; checksumOk: boolean}[] {
+  return JSON.parse(execFileSync(PYTHON, [SCAPY_TCP, ...frames.map((f) => f.toString('hex'))], {encoding: 'utf8'}))
+}
+
+describe('MSS clamping (Set-VMNetworkAdapter -MssClamp)', () => {
+  it.skipIf(!hasScapy)("lowers a marked adapter's SYN MSS to 1418 (1458 - 40) on the way out, checksum patched", () => {
+    const {port, u4} = clampingHost()
+    port.receive(tcp4(LINUX_SYN))
+    port.receive(tcp4(ODD_SYN))
+    port.receive(tcp4(LINUX_SYN, 0x10)) // not a SYN: untouched
+    port.receive(tcp4([2, 4, 0x02, 0x18])) // MSS 536: already below, untouched
+    const out = u4.take().map((p) => p.packet.subarray(8))
+    expect(scapyTcp(out)).toEqual([
+      {mss: 1418, flags: 'S', checksumOk: true},
+      {mss: 1418, flags: 'S', checksumOk: true},
+      {mss: 1460, flags: 'A', checksumOk: true},
+      {mss: 536, flags: 'S', checksumOk: true},
+    ])
+  })
+
+  it.skipIf(!hasScapy)("lowers the SYN-ACK arriving for a marked adapter from the underlay", () => {
+    const {port, u4} = clampingHost()
+    const synAck = tcp4(LINUX_SYN, 0x12, {srcMac: VMS.blue2.mac, dstMac: blue1.mac, src: '10.0.0.7', dst: '10.0.0.5'})
+    u4.receive([{source: HOST2_PA, packet: nvgre(5001, 0, synAck)}])
+    const [seen] = scapyTcp(port.take())
+    expect(seen).toEqual({mss: 1418, flags: 'SA', checksumOk: true})
+  })
+
+  it.skipIf(!hasScapy)('lowers an IPv6 SYN to 1398 (1458 - 60)', () => {
+    const {port, u4} = clampingHost()
+    const opts = Uint8Array.from(LINUX_SYN)
+    const l4Len = 20 + opts.length
+    const frame = Buffer.alloc(14 + 40 + l4Len)
+    emitEthernet({dst: colon(VMS.blue2.mac), src: colon(blue1.mac), etherType: EtherType.IPV6}, frame, 0)
+    emitIpv6({src: 'fd01:5001::5', dst: 'fd01:5001::7', nextHeader: IpProto.TCP, hopLimit: 64, trafficClass: 0, flowLabel: 0, payloadLen: l4Len}, frame, 14)
+    emitTcp({srcPort: 40000, dstPort: 5201, seq: 1, ack: 0, flags: 0x02, window: 64800, urgent: 0, options: opts, payloadLen: 0}, frame, 54, ipv6PseudoSum(frame, 22, 38, IpProto.TCP))
+    port.receive(frame)
+    expect(scapyTcp(u4.take().map((p) => p.packet.subarray(8)))).toEqual([{mss: 1398, flags: 'S', checksumOk: true}])
+  })
+
+  it('leaves unmarked adapters alone', () => {
+    const {port, u4} = host1()
+    port.receive(tcp4(LINUX_SYN))
+    expect(u4.take()[0].packet.subarray(8).readUInt16BE(14 + 20 + 22)).toBe(1460)
   })
 })

@@ -143,6 +143,12 @@ describe('the runtime side (control methods)', () => {
     expect(h1.tap).toBeNull()
     expect(() => diagnostics.capture({target: 'port', name: 'hnv-nope'}, stream)).toThrow('no TAP hnv-nope on this engine (TAPs: hnv-blue1, ')
     expect(() => diagnostics.capture({target: 'vsid', vsid: 4242}, stream)).toThrow('VSID 4242 is not in the policy in force')
+    // A capture without limits ends when the engine stops.
+    const open = diagnostics.capture({target: 'underlay'}, stream)
+    expect(h1.tap).not.toBeNull()
+    diagnostics.close()
+    expect(await open).toEqual({packets: 0, linkType: 101})
+    expect(h1.tap).toBeNull()
   })
 
   it('trace-arm, trace-inject, trace-collect: the hop explained, then disarmed', () => {

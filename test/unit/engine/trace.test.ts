@@ -79,9 +79,10 @@ function runEngines(t: ForwardingTable, request: TraceRequest): string {
   const [answer] = r.port[iface].take()
   if (answer === undefined) return `drop:${drops().join(',')}`
   const mac = parseArp(answer, 14, answer.length).senderMac
-  const probe = buildProbe(t, port, source, request.destination, mac, request.protocol ?? 'icmp', request.port, request.ttl ?? 64)
+  const probe = buildProbe(t, port, source, request.destination, mac, request.protocol ?? 'icmp', request.port, request.ttl ?? 64, undefined, request.size)
   r.port[iface].receive(probe.buf.subarray(probe.off, probe.end))
-  const delivered = Object.entries(r.port).filter(([, p]) => p.sent.length > 0)
+  // What comes back to the sender (an ICMP error) is not a delivery.
+  const delivered = Object.entries(r.port).filter(([name, p]) => p.sent.length > 0 && name !== iface)
   if (delivered.length > 0) return `deliver:${delivered.map(([name]) => name).join(',')}`
   const third = r.u4.flatMap((u) => u.sent).filter((s) => s.destination === HOST3_PA)
   if (third.length > 0) return `encap:${HOST3_PA}`
@@ -115,6 +116,8 @@ const CASES: Case[] = [
   {name: 'longer gateway route to a third host', request: {vmName: 'Blue1', destination: '8.8.8.8'}, expected: `encap:${HOST3_PA}`, nextHop: ['10.0.0.9', '060600000009']},
   {name: 'spoofed source', request: {vmName: 'Blue1', source: '10.0.0.66', destination: '10.0.0.7'}, expected: 'drop:src-ip-spoofed', nextHop: ['10.0.0.7', '060600000007']},
   {name: 'record on this host without an adapter', request: {vmName: 'Blue1', destination: '10.0.0.8'}, expected: 'drop:no-local-port', nextHop: ['10.0.0.8', '060600000008']},
+  {name: 'too big for the underlay after NVGRE: DF IPv4 gets fragmentation-needed', request: {vmName: 'Blue1', destination: '10.0.0.7', size: 1500}, expected: 'drop:too-big', nextHop: ['10.0.0.7', '060600000007']},
+  {name: 'the largest packet that fits (1480 - 42)', request: {vmName: 'Blue1', destination: '10.0.0.7', size: 1438}, expected: 'deliver:hnv-blue2', nextHop: ['10.0.0.7', '060600000007']},
   {name: 'IPv6, same subnet', request: {vmName: 'Blue1', source: 'fd01:5001::5', destination: 'fd01:5001::7'}, expected: 'deliver:hnv-blue2', nextHop: ['fd01:5001::7', '060600000007']},
 ]
 
@@ -215,6 +218,17 @@ describe('trace output', () => {
     expect(last.Drop!.Fix).toContain('New-NetVirtualizationLookupRecord -CustomerAddress 10.0.1.77 -VirtualSubnetID 5002')
     const spoofed = simulateTrace(hosts, {vmName: 'Blue1', source: '10.0.0.66', destination: '10.0.0.7'})
     expect(spoofed.Steps[spoofed.Steps.length - 1].Drop!.Fix).toContain('New-NetVirtualizationLookupRecord -CustomerAddress 10.0.0.66 -VirtualSubnetID 5001 -MACAddress 060600000005')
+  })
+
+  it('an oversized packet: the MTU stage, the ICMP sent back, and what to change', () => {
+    const trace = simulateTrace(hosts, {vmName: 'Blue1', destination: '10.0.0.7', size: 1500, linkMtu: 1500})
+    const last = trace.Steps[trace.Steps.length - 1]
+    expect(last).toMatchObject({Stage: 'mtu', Action: 'reply', Drop: {Reason: 'too-big'}})
+    expect(last.Drop!.Fix).toContain('physical MTU minus 42')
+    expect(trace.Result).toContain('dropped (too-big)')
+    // Jumbo frames on the underlay: it fits.
+    expect(simulateTrace(hosts, {vmName: 'Blue1', destination: '10.0.0.7', size: 1500, linkMtu: 9000}).Outcome.Action).toBe('deliver')
+    expect(() => simulateTrace(hosts, {vmName: 'Blue1', destination: '10.0.0.7', size: 30})).toThrow('-Size 30 is not from 44 to 65535')
   })
 
   it('source errors name what exists', () => {

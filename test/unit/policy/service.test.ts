@@ -69,7 +69,7 @@ describe('New', () => {
     const service = demoService()
     const first = service.create(vmNetworkAdapter, {VMName: 'Blue1', VirtualSubnetId: '5001'}).objects[0]
     const second = service.create(vmNetworkAdapter, {VMName: 'Blue1', Name: 'Second'}).objects[0]
-    expect(first).toEqual({VMName: 'Blue1', Name: 'Network Adapter', MacAddress: '00155D000001', VirtualSubnetId: 5001, SwitchName: null, InterfaceName: 'hnv-blue1'})
+    expect(first).toEqual({VMName: 'Blue1', Name: 'Network Adapter', MacAddress: '00155D000001', VirtualSubnetId: 5001, SwitchName: null, InterfaceName: 'hnv-blue1', Dhcp: false, MssClamp: false})
     expect(second).toMatchObject({MacAddress: '00155D000002', InterfaceName: 'hnv-blue1-1', VirtualSubnetId: 0})
     expect(() => service.create(vmNetworkAdapter, {VMName: 'blue1'})).toThrow("already has a network adapter named 'Network Adapter'")
     expect(() => service.create(vmNetworkAdapter, {VMName: 'X', VirtualSubnetId: '100'})).toThrow('reserved for VLANs')

@@ -18,6 +18,8 @@ const MAX_CAPTURE_PACKETS = 1_000_000
 export class RuntimeDiagnostics {
   private readonly taps = new TapSet()
   private readonly traces = new Map<string, {trace: LiveTrace; timer: NodeJS.Timeout}>()
+  /** How to end each running capture (its answer is sent, its client's stream ends). */
+  private readonly finishers = new Set<() => void>()
 
   constructor(
     private readonly engine: Engine,
@@ -38,11 +40,13 @@ export class RuntimeDiagnostics {
       let packets = 0
       let timer: NodeJS.Timeout | undefined
       const finish = (): void => {
+        this.finishers.delete(finish)
         if (!this.taps.captures.delete(capture)) return
         clearTimeout(timer)
         this.rearm()
         resolve({packets, linkType})
       }
+      this.finishers.add(finish)
       const capture = new Capture(
         target,
         count,
@@ -111,7 +115,7 @@ export class RuntimeDiagnostics {
 
   close(): void {
     for (const key of [...this.traces.keys()]) this.traceDisarm(key)
-    this.taps.captures.clear()
+    for (const finish of [...this.finishers]) finish()
     this.rearm()
   }
 }
@@ -165,5 +169,5 @@ function traceRequest(value: unknown): TraceRequest {
   if (protocol !== undefined && !TRACE_PROTOCOLS.includes(protocol as TraceProtocol)) throw new EngineError(`protocol ${protocol} is not icmp, tcp or udp`)
   const destination = text(r.destination)
   if (destination === undefined) throw new EngineError('trace-inject needs a destination')
-  return {vmName: text(r.vmName), adapter: text(r.adapter), vsid: num(r.vsid), source: text(r.source), destination, protocol: protocol as TraceProtocol | undefined, port: num(r.port), ttl: num(r.ttl)}
+  return {vmName: text(r.vmName), adapter: text(r.adapter), vsid: num(r.vsid), source: text(r.source), destination, protocol: protocol as TraceProtocol | undefined, port: num(r.port), ttl: num(r.ttl), size: num(r.size)}
 }
