@@ -187,6 +187,8 @@ export function reconcile(store: PolicyStore, desired: DerivedRow[]): DerivedCha
     }
     const wanted = new Map<string, DerivedRow>()
     for (const row of desired.filter((r) => r.table === table)) {
+      // What the model does not decide (an adapter's Dhcp, say) takes the kind's default.
+      for (const p of kind.properties) if (row.object[p.name] === undefined) row.object[p.name] = p.default ?? null
       const key = spec.key(row.object)
       const twin = wanted.get(key)
       if (twin) throw new PolicyError(`${kind.label[0]} ${kind.describe(row.object)} would be derived twice, from ${twin.origin} and from ${row.origin}`)
