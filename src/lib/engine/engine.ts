@@ -605,6 +605,9 @@ export class Engine implements TapHost {
         this.portCounters.values[inSlot * this.portCounters.width + PortCounter.REPLIES]++
         return this.toPort(loaded, inSlot, buf, v.outOff, v.outEnd, floor, v.vsid)
       }
+      case Action.REWRITE:
+        // TranslationMethodNat: the physical link (plain IP, nat.ts) is not wired into the engine yet.
+        return this.drop(loaded, DropReason.NO_PHYSICAL_LINK, inSlot, v.vsid)
       default:
         return this.drop(loaded, v.reason, inSlot, v.vsid)
     }

@@ -19,12 +19,13 @@ import {NVGRE_HEADER_LEN, NvgreView} from '../wire/nvgre.js'
 import {Tcp, TcpFlag} from '../wire/tcp.js'
 import {Udp} from '../wire/udp.js'
 import {BOOTREQUEST, DHCP_CLIENT_PORT, DHCP_OPT_REQUESTED_IP, DHCP_OPT_SERVER_ID, DHCP_SERVER_PORT, DHCPACK, DHCPDISCOVER, DHCPNAK, DHCPOFFER, DHCPREQUEST, DhcpView} from '../wire/dhcp.js'
+import {natRecordsByPa} from './nat.js'
 import {ADDR_DST, ADDR_SRC} from './ports.js'
 import {DropReason, Reply, Stage} from './stages.js'
 import {NONE, RecordType, Translation, type ForwardingTable} from './table.js'
 
-export const Action = {DROP: 0, DELIVER: 1, ENCAP: 2, REPLY: 3, FLOOD: 4} as const
-export const ACTION_NAMES: readonly string[] = ['drop', 'deliver', 'encap', 'reply', 'flood']
+export const Action = {DROP: 0, DELIVER: 1, ENCAP: 2, REPLY: 3, FLOOD: 4, REWRITE: 5} as const
+export const ACTION_NAMES: readonly string[] = ['drop', 'deliver', 'encap', 'reply', 'flood', 'rewrite']
 
 /**
  * FLOOD: which copies (flood.ts). ALL: broadcast and multicast, to the VSID's other ports and (from a
@@ -233,6 +234,85 @@ export class Pipeline {
   readonly underlayMtu = Int32Array.of(DEFAULT_LINK_MTU - Ipv4.HEADER_LEN, DEFAULT_LINK_MTU - Ipv6.HEADER_LEN)
   /** Set by the engine while it decides a GSO super-frame: that is segmented to fit later, never refused. */
   superFrame = false
+  /** IP_REWRITE: PA row -> its TranslationMethodNat record (nat.ts), for the table it was built from. */
+  private natTable: ForwardingTable | null = null
+  private natByPa: Int32Array = new Int32Array(0)
+
+  private natRecords(t: ForwardingTable): Int32Array {
+    if (this.natTable !== t) {
+      this.natByPa = natRecordsByPa(t)
+      this.natTable = t
+    }
+    return this.natByPa
+  }
+
+  /**
+   * IP_REWRITE on receive: a plain IP packet `buf[off, end)` (no Ethernet header) of `family` from the
+   * physical network, to a PA of a TranslationMethodNat record of this host: the destination record's
+   * adapter gets it with the PAs restored to the CAs (nat.ts restoreToCa), MACs as for local delivery (the
+   * sender's record MAC within the VSID, the router's between subnets). Returns DELIVER or DROP.
+   */
+  fromPhysical(t: ForwardingTable, family: number, buf: Buffer, off: number, end: number, v: Verdict): number {
+    v.reset(off, end)
+    v.stage = Stage.IP_REWRITE
+    v.etherType = family === 4 ? EtherType.IPV4 : EtherType.IPV6
+    v.l3Off = off
+    let dstPa: number
+    let srcPa: number
+    if (family === 4) {
+      const ip = this.ip4
+      const code = ip.wrap(buf, off, end)
+      if (code !== 0) return malformed(v, code)
+      v.l3End = ip.end
+      v.l4Off = ip.isFragment && ip.fragOffset !== 0 ? 0 : ip.payloadOffset
+      v.protocol = ip.protocol
+      dstPa = t.pa4(ip.dst | 0)
+      srcPa = t.pa4(ip.src | 0)
+    } else {
+      const ip = this.ip6
+      const code = ip.wrap(buf, off, end)
+      if (code !== 0) return malformed(v, code)
+      v.l3End = ip.end
+      v.l4Off = ip.isFragment && ip.fragOffset !== 0 ? 0 : ip.payloadOffset
+      v.protocol = ip.protocol
+      dstPa = t.pa6(buf, ip.dstOffset)
+      srcPa = t.pa6(buf, ip.srcOffset)
+    }
+    v.family = family
+    if (dstPa === NONE || t.pas.local[dstPa] !== 1) return drop(v, DropReason.NOT_LOCAL_PA)
+    v.pa = dstPa
+    const nat = this.natRecords(t)
+    const dst = nat[dstPa]
+    if (dst === NONE) return drop(v, DropReason.NAT_UNKNOWN_PA)
+    v.dstRecord = dst
+    const records = t.records
+    const vsid = records.vsid[dst]
+    v.vsid = vsid
+    v.outVsid = vsid
+    v.srcPa = srcPa
+    const src = srcPa === NONE ? NONE : nat[srcPa]
+    if (src === NONE || records.domain[src] !== records.domain[dst] || records.family[src] !== family || records.family[dst] !== family) {
+      return drop(v, DropReason.NAT_UNKNOWN_SOURCE)
+    }
+    v.srcRecord = src
+    v.stage = Stage.LOCAL_DELIVERY
+    const port = t.portByMac(vsid, records.macHi[dst], records.macLo[dst])
+    if (port === NONE) return drop(v, DropReason.NO_LOCAL_PORT)
+    v.outPort = port
+    v.dstMacHi = records.macHi[dst]
+    v.dstMacLo = records.macLo[dst]
+    if (records.vsid[src] === vsid) {
+      v.srcMacHi = records.macHi[src]
+      v.srcMacLo = records.macLo[src]
+    } else {
+      // Routed on the sender's host (TTL already decremented there): from this subnet's router MAC.
+      const f = vsid * 2 + (family === 6 ? 1 : 0)
+      v.srcMacHi = t.vsids.routerMacHi[f]
+      v.srcMacLo = t.vsids.routerMacLo[f]
+    }
+    v.action = Action.DELIVER
+    return Action.DELIVER
+  }
 
   /**
    * A frame `buf[off, end)` from the port of table row `port` (NONE: a port the table does not name).
@@ -907,7 +987,8 @@ export class Pipeline {
     } else if (dstMacHi !== recordHi || dstMacLo !== recordLo) {
       return drop(v, DropReason.DST_MAC_MISMATCH)
     }
-    if (records.rule[record] !== Translation.ENCAP) return drop(v, DropReason.TRANSLATION_UNSUPPORTED)
+    const rule = records.rule[record]
+    if (rule === Translation.NONE) return drop(v, DropReason.TRANSLATION_UNSUPPORTED)
     const pa = records.pa[record]
     v.pa = pa
     if (t.pas.local[pa] === 1) {
@@ -918,9 +999,29 @@ export class Pipeline {
       v.action = Action.DELIVER
       return Action.DELIVER
     }
+    if (rule === Translation.NAT) return this.rewriteOut(t, v)
     v.stage = Stage.ENCAP
     v.action = Action.ENCAP
     return Action.ENCAP
+  }
+
+  /**
+   * IP_REWRITE on send: to a TranslationMethodNat record on another host, from a VM whose own record is
+   * TranslationMethodNat too: source CA -> its PA (v.srcPa), destination CA -> the record's PA (v.pa),
+   * sent as plain IP (nat.ts rewriteToPa). Both PAs must be of the packet's family.
+   */
+  private rewriteOut(t: ForwardingTable, v: Verdict): number {
+    v.stage = Stage.IP_REWRITE
+    const records = t.records
+    const src = v.srcRecord
+    if (src === NONE || records.rule[src] !== Translation.NAT) return drop(v, DropReason.NAT_RULE_MISMATCH)
+    const srcPa = records.pa[src]
+    v.srcPa = srcPa
+    if (srcPa === NONE || t.pas.family[srcPa] !== v.family || t.pas.family[v.pa] !== v.family) return drop(v, DropReason.NAT_FAMILY_MISMATCH)
+    // No transport checksum to patch in a non-first fragment.
+    if (v.family === 4 ? this.ip4.isFragment && this.ip4.fragOffset !== 0 : this.ip6.isFragment && this.ip6.fragOffset !== 0) v.l4Off = 0
+    v.action = Action.REWRITE
+    return Action.REWRITE
   }
 
   /**

@@ -18,6 +18,7 @@ const STAGE_SPEC = {
   FLOOD: ['flood', 'broadcast and multicast (and ARP for L2Only VSIDs): copies to the VSID\'s other ports and PAs'],
   LEARN: ['learn', "an L2Only VM's ARP reply or neighbor advertisement: a Dynamic lookup record for its address"],
   MTU: ['mtu', 'the encapsulated packet must fit the underlay MTU (DF IPv4 and all IPv6: fragmentation-needed / packet-too-big)'],
+  IP_REWRITE: ['ip-rewrite', 'TranslationMethodNat: CAs replaced by the records\' PAs (plain IP to the physical network), restored on receive'],
 } as const
 
 const DROP_SPEC = {
@@ -41,7 +42,7 @@ const DROP_SPEC = {
   NO_RECORD: ['no-record', 'no lookup record for the next hop in the routing domain'],
   DST_MAC_MISMATCH: ['dst-mac-mismatch', "within the subnet, the destination MAC is not the record's"],
   TTL_EXPIRED: ['ttl-expired', 'TTL / hop limit expired while routing (time exceeded sent)'],
-  TRANSLATION_UNSUPPORTED: ['translation-unsupported', 'the record uses TranslationMethodNat or TranslationMethodNone'],
+  TRANSLATION_UNSUPPORTED: ['translation-unsupported', 'the record uses TranslationMethodNone (or TranslationMethodNat where only NVGRE can go)'],
   NO_LOCAL_PORT: ['no-local-port', 'the PA is local but no adapter has that VSID and MAC'],
   NO_UNDERLAY: ['no-underlay', "no underlay of the PA's address family"],
   NO_HEADROOM: ['no-headroom', 'no room in front of the frame for the headers to write'],
@@ -68,6 +69,11 @@ const DROP_SPEC = {
   ARP_REPLY_NOT_L2ONLY: ['arp-reply-not-l2only', 'an ARP reply or neighbor advertisement in NVGRE whose sender MAC has no L2Only record of the outer source PA'],
   TOO_BIG: ['too-big', 'too big for the underlay MTU after encapsulation, DF set or IPv6 (fragmentation-needed / packet-too-big sent)'],
   NO_EXTERNAL_ROUTE: ['no-external-route', 'UseExternalRouter: for another subnet, and no customer route with a next hop (the external router) covers it'],
+  NAT_RULE_MISMATCH: ['nat-rule-mismatch', 'to a TranslationMethodNat record from a source whose record is not TranslationMethodNat: IP rewrite needs both PAs'],
+  NAT_FAMILY_MISMATCH: ['nat-family-mismatch', 'TranslationMethodNat: a PA is not of the packet\'s address family'],
+  NAT_UNKNOWN_PA: ['nat-unknown-pa', 'a plain IP packet to a local PA that no TranslationMethodNat record holds'],
+  NAT_UNKNOWN_SOURCE: ['nat-unknown-source', 'a plain IP packet to a NAT PA from an address that is no TranslationMethodNat PA of that routing domain'],
+  NO_PHYSICAL_LINK: ['no-physical-link', 'TranslationMethodNat: the engine has no physical link to send plain IP packets on'],
 } as const
 
 /** What happens to a frame whose reply the host writes itself. */

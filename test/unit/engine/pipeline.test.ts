@@ -157,11 +157,15 @@ describe('from a VM port: drops', () => {
     expect(fromPort(iface, frame())).toMatchObject(expected)
   })
 
-  it('drops to a record whose rule is not Encap (NAT is not implemented)', () => {
+  it.each([
+    ['TranslationMethodNone', 'translation-unsupported', 'resolve'],
+    // IP rewrite needs the sender's PA too (nat.test.ts covers NAT to NAT).
+    ['TranslationMethodNat', 'nat-rule-mismatch', 'ip-rewrite'],
+  ])('drops from an Encap VM to a %s record', (rule, reason, stage) => {
     const doc = topology(1)
-    const records = (doc.LookupRecords as Record<string, unknown>[]).map((r) => (r.CustomerAddress === '10.0.0.7' ? {...r, Rule: 'TranslationMethodNat'} : r))
+    const records = (doc.LookupRecords as Record<string, unknown>[]).map((r) => (r.CustomerAddress === '10.0.0.7' ? {...r, Rule: rule} : r))
     const t = compile({...doc, LookupRecords: records}, 2)
-    expect(fromPort('hnv-blue1', ping4(blue1, blue2.mac, '10.0.0.7'), t)).toMatchObject(dropped('translation-unsupported', 'resolve'))
+    expect(fromPort('hnv-blue1', ping4(blue1, blue2.mac, '10.0.0.7'), t)).toMatchObject(dropped(reason, stage))
   })
 })
 

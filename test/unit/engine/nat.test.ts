@@ -1,0 +1,210 @@
+// TranslationMethodNat (IP rewrite): the decision (stage ip-rewrite) and the bytes. Both the VM's frames and
+// the packets expected on the physical network are built by scapy (test/fixtures/scapy/nat_packets.py),
+// every checksum computed there: the incremental rewrite must give exactly scapy's bytes.
+import {execFileSync} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
+import {describe, expect, it} from 'vitest'
+import {rewriteRouted} from '../../../src/lib/engine/actions.js'
+import {compile} from '../../../src/lib/engine/compile.js'
+import {restoreToCa, rewriteToPa} from '../../../src/lib/engine/nat.js'
+import {ACTION_NAMES, Pipeline, Verdict} from '../../../src/lib/engine/pipeline.js'
+import {dropReasonName, stageName} from '../../../src/lib/engine/stages.js'
+import type {PolicyDocument} from '../../../src/lib/policy/service.js'
+import {colon, record, route} from './support.js'
+
+const PYTHON = '/usr/bin/python3'
+const SCAPY = fileURLToPath(new URL('../../fixtures/scapy/nat_packets.py', import.meta.url))
+const hasScapy = existsSync(PYTHON) && (() => {
+  try {
+    execFileSync(PYTHON, ['-c', 'import scapy'], {stdio: 'ignore'})
+    return true
+  } catch {
+    return false
+  }
+})()
+if (!hasScapy) console.warn('test/unit/engine/nat.test.ts: skipped, /usr/bin/python3 with python3-scapy is missing')
+
+const NAT_RDID = '{11111111-2222-3333-4444-000000008001}'
+const HOST1_PA = '198.51.100.11'
+const HOST2_PA = '198.51.100.22'
+/** Generated router MACs (02:6E:76 + VSID) of 8001 and 8002 (no `.1` records). */
+const ROUTER_8001 = '026E76001F41'
+const ROUTER_8002 = '026E76001F42'
+
+interface NatVm {
+  name: string
+  mac: string
+  vsid: number
+  host: 1 | 2
+  cas: [string, string][]
+  rule?: string
+}
+
+const VMS: Record<string, NatVm> = {
+  a: {name: 'NatA', mac: '0C0C00000005', vsid: 8001, host: 1, cas: [['10.8.0.5', '198.51.100.105'], ['fd01:8001::5', '2001:db8::105']]},
+  e: {name: 'NatE', mac: '0C0C0000000A', vsid: 8001, host: 1, cas: [['10.8.0.10', '198.51.100.110']]},
+  f: {name: 'EncF', mac: '0C0C0000000B', vsid: 8001, host: 1, cas: [['10.8.0.11', HOST1_PA]], rule: 'TranslationMethodEncap'},
+  b: {name: 'NatB', mac: '0C0C00000007', vsid: 8001, host: 2, cas: [['10.8.0.7', '198.51.100.107'], ['fd01:8001::7', '2001:db8::107']]},
+  c: {name: 'NatC', mac: '0C0C00010009', vsid: 8002, host: 2, cas: [['10.8.1.9', '198.51.100.109']]},
+}
+
+function policy(host: 1 | 2): PolicyDocument {
+  const vms = Object.values(VMS)
+  const local = vms.filter((vm) => vm.host === host)
+  const pas = [host === 1 ? HOST1_PA : HOST2_PA, ...local.flatMap((vm) => vm.cas.map(([, pa]) => pa))].filter((pa, i, all) => all.indexOf(pa) === i)
+  return {
+    Version: 1,
+    Global: {UseExternalRouter: false},
+    LookupRecords: vms.flatMap((vm) => vm.cas.map(([ca, pa]) => ({...record(ca, vm.vsid, vm.mac, pa, vm.name), Rule: vm.rule ?? 'TranslationMethodNat'}))),
+    CustomerRoutes: [
+      route(NAT_RDID, 8001, '10.8.0.0/24', '0.0.0.0'),
+      route(NAT_RDID, 8001, 'fd01:8001::/64', '::'),
+      route(NAT_RDID, 8002, '10.8.1.0/24', '0.0.0.0'),
+    ],
+    ProviderAddresses: pas.map((pa) => ({ProviderAddress: pa, InterfaceIndex: 2, PrefixLength: pa.includes(':') ? 64 : 24, VlanID: 0, AddressState: 'Preferred', MACAddress: null, ManagedByCluster: false})),
+    ProviderRoutes: [],
+    VMNetworkAdapters: local.map((vm) => ({VMName: vm.name, Name: 'Network Adapter', MacAddress: vm.mac, VirtualSubnetId: vm.vsid, SwitchName: null, InterfaceName: 'hnv-' + vm.name.toLowerCase()})),
+  }
+}
+
+interface Spec {
+  eth: [string, string] | null
+  src: string
+  dst: string
+  ttl: number
+  l4: string
+}
+
+function scapy(specs: Spec[]): Buffer[] {
+  const hex = JSON.parse(execFileSync(PYTHON, [SCAPY, JSON.stringify(specs)], {encoding: 'utf8'})) as string[]
+  return hex.map((h) => Buffer.from(h, 'hex'))
+}
+
+const t1 = compile(policy(1), 1)
+const t2 = compile(policy(2), 1)
+const pipeline = new Pipeline()
+const v = new Verdict()
+
+function fromVm(vm: NatVm, frame: Buffer) {
+  pipeline.fromPort(t1, t1.portIndex('hnv-' + vm.name.toLowerCase()), frame, 0, frame.length, v)
+  return {action: ACTION_NAMES[v.action], stage: stageName(v.stage), reason: dropReasonName(v.reason)}
+}
+
+/** A plain IP packet arriving from the physical network at host 2, with 14 bytes of headroom. */
+function fromWire(packet: Buffer, t = t2) {
+  const buf = Buffer.concat([Buffer.alloc(14), packet])
+  pipeline.fromPhysical(t, (packet[0] >> 4) === 6 ? 6 : 4, buf, 14, buf.length, v)
+  return {buf, decision: {action: ACTION_NAMES[v.action], stage: stageName(v.stage), reason: dropReasonName(v.reason)}}
+}
+
+const mac = (m: string) => colon(m)
+const L4_4 = ['icmp', 'tcp', 'udp', 'udp0', 'frag']
+const L4_6 = ['icmp', 'tcp', 'udp']
+
+describe.skipIf(!hasScapy)('TranslationMethodNat: send (CA -> PA, plain IP)', () => {
+  it.each(L4_4)('IPv4 %s, same subnet: both addresses rewritten, checksums exactly scapy\'s', (l4) => {
+    const [frame, expected] = scapy([
+      {eth: [mac(VMS.b.mac), mac(VMS.a.mac)], src: '10.8.0.5', dst: '10.8.0.7', ttl: 64, l4},
+      {eth: null, src: '198.51.100.105', dst: '198.51.100.107', ttl: 64, l4},
+    ])
+    expect(fromVm(VMS.a, frame)).toEqual({action: 'rewrite', stage: 'ip-rewrite', reason: 'none'})
+    expect(t1.pas.text[v.pa]).toBe('198.51.100.107')
+    expect(t1.pas.text[v.srcPa]).toBe('198.51.100.105')
+    rewriteToPa(t1, frame, v)
+    expect(frame.subarray(v.outOff, v.outEnd).toString('hex')).toBe(expected.toString('hex'))
+  })
+
+  it.each(L4_6)('IPv6 %s: both addresses rewritten, the pseudo-header checksum exactly scapy\'s', (l4) => {
+    const [frame, expected] = scapy([
+      {eth: [mac(VMS.b.mac), mac(VMS.a.mac)], src: 'fd01:8001::5', dst: 'fd01:8001::7', ttl: 64, l4},
+      {eth: null, src: '2001:db8::105', dst: '2001:db8::107', ttl: 64, l4},
+    ])
+    expect(fromVm(VMS.a, frame)).toEqual({action: 'rewrite', stage: 'ip-rewrite', reason: 'none'})
+    rewriteToPa(t1, frame, v)
+    expect(frame.subarray(v.outOff, v.outEnd).toString('hex')).toBe(expected.toString('hex'))
+  })
+
+  it('to another subnet (routed by the distributed router): TTL - 1 as well', () => {
+    const [frame, expected] = scapy([
+      {eth: [mac(ROUTER_8001), mac(VMS.a.mac)], src: '10.8.0.5', dst: '10.8.1.9', ttl: 64, l4: 'tcp'},
+      {eth: null, src: '198.51.100.105', dst: '198.51.100.109', ttl: 63, l4: 'tcp'},
+    ])
+    expect(fromVm(VMS.a, frame)).toEqual({action: 'rewrite', stage: 'ip-rewrite', reason: 'none'})
+    expect(v.routed).toBe(true)
+    rewriteRouted(frame, v)
+    rewriteToPa(t1, frame, v)
+    expect(frame.subarray(v.outOff, v.outEnd).toString('hex')).toBe(expected.toString('hex'))
+  })
+
+  it('to a NAT VM of this host: delivered to its port, no rewrite', () => {
+    const [frame] = scapy([{eth: [mac(VMS.e.mac), mac(VMS.a.mac)], src: '10.8.0.5', dst: '10.8.0.10', ttl: 64, l4: 'icmp'}])
+    expect(fromVm(VMS.a, frame)).toEqual({action: 'deliver', stage: 'local-delivery', reason: 'none'})
+    expect(t1.ports.name[v.outPort]).toBe('hnv-nate')
+  })
+
+  it('from a TranslationMethodEncap VM to a NAT VM elsewhere: nat-rule-mismatch', () => {
+    const [frame] = scapy([{eth: [mac(VMS.b.mac), mac(VMS.f.mac)], src: '10.8.0.11', dst: '10.8.0.7', ttl: 64, l4: 'icmp'}])
+    expect(fromVm(VMS.f, frame)).toEqual({action: 'drop', stage: 'ip-rewrite', reason: 'nat-rule-mismatch'})
+  })
+})
+
+describe.skipIf(!hasScapy)('TranslationMethodNat: receive (PA -> CA, delivered as for a local VM)', () => {
+  it.each(L4_4)('IPv4 %s: addresses restored, Ethernet header of the sender\'s record, checksums exactly scapy\'s', (l4) => {
+    const [packet, expected] = scapy([
+      {eth: null, src: '198.51.100.105', dst: '198.51.100.107', ttl: 64, l4},
+      {eth: [mac(VMS.b.mac), mac(VMS.a.mac)], src: '10.8.0.5', dst: '10.8.0.7', ttl: 64, l4},
+    ])
+    const {buf, decision} = fromWire(packet)
+    expect(decision).toEqual({action: 'deliver', stage: 'local-delivery', reason: 'none'})
+    expect(t2.ports.name[v.outPort]).toBe('hnv-natb')
+    expect(restoreToCa(t2, buf, v, 0)).toBe(0)
+    expect(buf.subarray(v.outOff, v.outEnd).toString('hex')).toBe(expected.toString('hex'))
+  })
+
+  it.each(L4_6)('IPv6 %s: addresses restored, checksum exactly scapy\'s', (l4) => {
+    const [packet, expected] = scapy([
+      {eth: null, src: '2001:db8::105', dst: '2001:db8::107', ttl: 64, l4},
+      {eth: [mac(VMS.b.mac), mac(VMS.a.mac)], src: 'fd01:8001::5', dst: 'fd01:8001::7', ttl: 64, l4},
+    ])
+    const {buf, decision} = fromWire(packet)
+    expect(decision).toEqual({action: 'deliver', stage: 'local-delivery', reason: 'none'})
+    expect(restoreToCa(t2, buf, v, 0)).toBe(0)
+    expect(buf.subarray(v.outOff, v.outEnd).toString('hex')).toBe(expected.toString('hex'))
+  })
+
+  it("from another subnet: the source MAC is this subnet's router", () => {
+    const [packet, expected] = scapy([
+      {eth: null, src: '198.51.100.105', dst: '198.51.100.109', ttl: 63, l4: 'udp'},
+      {eth: [mac(VMS.c.mac), mac(ROUTER_8002)], src: '10.8.0.5', dst: '10.8.1.9', ttl: 63, l4: 'udp'},
+    ])
+    const {buf, decision} = fromWire(packet)
+    expect(decision).toEqual({action: 'deliver', stage: 'local-delivery', reason: 'none'})
+    expect(restoreToCa(t2, buf, v, 0)).toBe(0)
+    expect(buf.subarray(v.outOff, v.outEnd).toString('hex')).toBe(expected.toString('hex'))
+  })
+
+  it('no headroom for the Ethernet header: refused, nothing written', () => {
+    const [packet] = scapy([{eth: null, src: '198.51.100.105', dst: '198.51.100.107', ttl: 64, l4: 'icmp'}])
+    const {buf} = fromWire(packet)
+    const before = Buffer.from(buf)
+    expect(restoreToCa(t2, buf, v, 1)).toBe(-1)
+    expect(buf.equals(before)).toBe(true)
+  })
+
+  it.each([
+    ['to a PA that is not this host\'s', '198.51.100.105', '198.51.100.200', 'not-local-pa'],
+    ['to a local PA of no NAT record (the host\'s NVGRE PA)', '198.51.100.105', HOST2_PA, 'nat-unknown-pa'],
+    ['from an address that is no NAT PA', '203.0.113.9', '198.51.100.107', 'nat-unknown-source'],
+    ['from the NVGRE PA of an Encap record', HOST1_PA, '198.51.100.107', 'nat-unknown-source'],
+  ])('%s: dropped', (_name, src, dst, reason) => {
+    const [packet] = scapy([{eth: null, src, dst, ttl: 64, l4: 'icmp'}])
+    const {decision} = fromWire(packet)
+    expect(decision).toEqual({action: 'drop', stage: 'ip-rewrite', reason})
+  })
+
+  it('a truncated IP header: malformed', () => {
+    const {decision} = fromWire(Buffer.from('45000054', 'hex'))
+    expect(decision).toEqual({action: 'drop', stage: 'ip-rewrite', reason: 'malformed'})
+  })
+})
