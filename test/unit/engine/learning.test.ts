@@ -2,7 +2,6 @@
 // learning with Dynamic records, on two whole engines joined by memory underlays (as two-hosts.test.ts).
 // DHCP requests are built by scapy and its replies parsed by scapy (test/fixtures/scapy/dhcp.py).
 import {execFileSync} from 'node:child_process'
-import {existsSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {afterEach, describe, expect, it} from 'vitest'
 import {compile} from '../../../src/lib/engine/compile.js'
@@ -18,19 +17,11 @@ import {MemoryPort} from '../../support/memory-port.js'
 import {MemoryNetwork, type MemoryUnderlay} from '../../support/memory-underlay.js'
 import {arpRequest, colon, HOST1_PA, HOST1_PA6, HOST2_PA, HOST2_PA6, icmp6Frame, ipv4Frame, neighborSolicit, record, topology, udp4, VMS} from './support.js'
 import {ICMPV6_NEIGHBOR_ADVERT, ICMPV6_NEIGHBOR_SOLICIT, parseIcmpv6} from '../../../src/lib/wire/icmpv6.js'
+import {PYTHON, scapyAvailable} from '../../support/scapy.js'
 
 const {blue1, blue2, blue6, red1, red2} = VMS
-const PYTHON = '/usr/bin/python3'
 const SCAPY_DHCP = fileURLToPath(new URL('../../fixtures/scapy/dhcp.py', import.meta.url))
-const hasScapy = existsSync(PYTHON) && (() => {
-  try {
-    execFileSync(PYTHON, ['-c', 'import scapy.layers.dhcp'], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-})()
-if (!hasScapy) console.warn('test/unit/engine/learning.test.ts: DHCP tests skipped, /usr/bin/python3 with python3-scapy is missing')
+const hasScapy = scapyAvailable('test/unit/engine/learning.test.ts', 'DHCP tests', 'scapy.layers.dhcp')
 
 /** An L2Only VM on host2 in Blue 5001: its addresses are learned, not declared. */
 const L2_MAC = '0a0b0c000032'

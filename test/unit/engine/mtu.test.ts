@@ -3,7 +3,6 @@
 // a 1500-byte IPv4 link, 1438 over IPv6); IPv4 without DF is sent (the kernel fragments the outer packet).
 // The decision is checked on the Verdict; the bytes the engine writes are parsed by scapy.
 import {execFileSync} from 'node:child_process'
-import {existsSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {afterEach, describe, expect, it} from 'vitest'
 import {compile} from '../../../src/lib/engine/compile.js'
@@ -27,22 +26,14 @@ import {
   ipv6PseudoSum,
 } from '../../../src/lib/wire/index.js'
 import {MemoryPort} from '../../support/memory-port.js'
+import {PYTHON, scapyAvailable} from '../../support/scapy.js'
 import {MemoryUnderlay} from '../../support/memory-underlay.js'
 import {BLUE_5001_MAC6, BLUE_GATEWAY_MAC, colon, HOST1_PA, HOST1_PA6, HOST2_PA, nvgre, topology, VMS} from './support.js'
 
 const {blue1, blue6, green1} = VMS
-const PYTHON = '/usr/bin/python3'
 const SCAPY_SCRIPT = fileURLToPath(new URL('../../fixtures/scapy/icmp_error.py', import.meta.url))
 const SCAPY_TCP = fileURLToPath(new URL('../../fixtures/scapy/tcp_mss.py', import.meta.url))
-const hasScapy = existsSync(PYTHON) && (() => {
-  try {
-    execFileSync(PYTHON, ['-c', 'import scapy'], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-})()
-if (!hasScapy) console.warn('test/unit/engine/mtu.test.ts: scapy checks skipped, /usr/bin/python3 with python3-scapy is missing')
+const hasScapy = scapyAvailable('test/unit/engine/mtu.test.ts', 'scapy checks')
 
 /** An echo request whose IPv4 packet is `total` bytes, DF as asked. */
 function big4(srcMac: string, dstMac: string, src: string, dst: string, total: number, dontFrag = true): Buffer {
