@@ -7,6 +7,7 @@
       "sources": [
         "src/addon.cc",
         "src/link.cc",
+        "src/physical.cc",
         "src/reader.cc",
         "src/sockets.cc",
         "src/tap.cc",

@@ -180,6 +180,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("close", Close);
   fn("startReader", StartReader);
   fn("stopReader", StopReader);
+  fn("ipRawOpen", IpRawOpen);
+  fn("packetOpen", PacketOpen);
+  fn("packetSend", PacketSend);
   Napi::Object constants = Constants(env);
   InitReaders(env, constants);
   exports.Set("constants", constants);

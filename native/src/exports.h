@@ -24,6 +24,11 @@ Napi::Value WriteBatch(const Napi::CallbackInfo& info);
 Napi::Value SendBatch(const Napi::CallbackInfo& info);
 Napi::Value Close(const Napi::CallbackInfo& info);
 
+// physical.cc
+Napi::Value IpRawOpen(const Napi::CallbackInfo& info);
+Napi::Value PacketOpen(const Napi::CallbackInfo& info);
+Napi::Value PacketSend(const Napi::CallbackInfo& info);
+
 // reader.cc
 // Installs the reader registry and adds the READER_* constants.
 void InitReaders(Napi::Env env, Napi::Object constants);

@@ -18,7 +18,9 @@ import {
   type Underlay,
   type UnderlayRxBatch,
   type UnderlayTxBatch,
+  type PhysicalLink,
 } from './ports.js'
+import {physicalArpReply, restoreToCa, rewriteToPa} from './nat.js'
 import {ipv4ToString, ipv6ToString} from '../wire/address.js'
 import {clampMss, pushNvgre, rewriteRouted, writeReply} from './actions.js'
 import {CounterTable, namedCounts, PORT_COUNTER_NAMES, PortCounter, VSID_COUNTER_NAMES, VsidCounter} from './counters.js'
@@ -34,6 +36,8 @@ export interface EngineOptions {
   underlays: Underlay[]
   /** Hears receive errors of ports and underlays (they are counted in their io stats either way). */
   onError?: (source: string, error: Error) => void
+  /** TranslationMethodNat: plain IP to and from the physical interface (nat.ts); none: such packets drop. */
+  physical?: PhysicalLink
 }
 
 export interface PortStatus {
@@ -263,12 +267,26 @@ export class Engine implements TapHost {
   private readonly portCounters = new CounterTable(PORT_COUNTER_NAMES)
   private readonly vsidCounters = new CounterTable(VSID_COUNTER_NAMES)
   private closed = false
+  /** TranslationMethodNat (nat.ts): the physical link, its transmit batch, and the MAC an ARP reply goes to. */
+  private readonly physical: PhysicalLink | null
+  private readonly physicalTx: UnderlayTx
+  private readonly arpMac = new Uint8Array(6)
 
   constructor(options: EngineOptions) {
     this.onError = options.onError
     for (const u of options.underlays) {
       if (u.batchSize > MAX_BATCH) throw new RangeError(`underlay batch size ${u.batchSize} is above ${MAX_BATCH}`)
       this.capacity = Math.max(this.capacity, u.batchSize)
+    }
+    this.physical = options.physical ?? null
+    if (this.physical !== null) this.capacity = Math.max(this.capacity, Math.min(MAX_BATCH, this.physical.batchSize))
+    this.physicalTx = new UnderlayTx(this.capacity)
+    if (this.physical !== null) {
+      const label = `physical link ${this.physical.interfaceName}`
+      this.physical.start(
+        (batch) => this.physicalBatch(batch),
+        (error) => this.onError?.(label, error),
+      )
     }
     this.underlays = options.underlays.map((underlay) => ({underlay, tx: new UnderlayTx(this.capacity)}))
     // The MTU stage holds frames to the tightest underlay of their PA's family.
@@ -417,6 +435,7 @@ export class Engine implements TapHost {
     this.closed = true
     for (const name of [...this.slotByName.keys()]) this.detach(name)
     for (const {underlay} of this.underlays) underlay.close()
+    this.physical?.close()
   }
 
   // ---- per batch ----
@@ -524,9 +543,14 @@ export class Engine implements TapHost {
         this.portCounters.values[inSlot * this.portCounters.width + PortCounter.REPLIES]++
         return this.toPort(loaded, inSlot, buf, v.outOff, v.outEnd, floor, v.vsid)
       }
-      case Action.REWRITE:
-        // TranslationMethodNat: the physical link (plain IP, nat.ts) is not wired into the engine yet.
-        return this.drop(loaded, DropReason.NO_PHYSICAL_LINK, inSlot, v.vsid)
+      case Action.REWRITE: {
+        // TranslationMethodNat: the IP packet alone, its CAs replaced by the PAs, to the physical network.
+        if (this.physical === null) return this.drop(loaded, DropReason.NO_PHYSICAL_LINK, inSlot, v.vsid)
+        if (v.routed) rewriteRouted(buf, v)
+        rewriteToPa(loaded.table, buf, v)
+        this.countRecord(loaded, v.dstRecord, v.outEnd - v.outOff)
+        return this.toPhysical(buf, v.outOff, v.outEnd, loaded.table, v.pa)
+      }
       default:
         return this.drop(loaded, v.reason, inSlot, v.vsid)
     }
@@ -620,6 +644,66 @@ export class Engine implements TapHost {
     tx.count = n + 1
   }
 
+  private toPhysical(buf: Buffer, off: number, end: number, t: ForwardingTable, pa: number): void {
+    const tx = this.physicalTx
+    const n = tx.count
+    if (n === 0) tx.buffer = buf
+    tx.offsets[n] = off
+    tx.lengths[n] = end - off
+    const from = t.pas.bytes
+    const d = tx.destinations
+    for (let b = 0; b < DEST_STRIDE; b++) d[n * DEST_STRIDE + b] = from[pa * PA_STRIDE + b]
+    tx.count = n + 1
+  }
+
+  /**
+   * From the physical link: IP packets to a NAT PA of this host, delivered to the VM with the CAs
+   * restored; ARP requests for a NAT PA answered. Everything else on the interface is the host's own
+   * traffic (not-local-pa, nat-unknown-pa): left to the kernel, not counted as drops.
+   */
+  private physicalBatch(batch: RxBatch): void {
+    const loaded = this.loaded
+    if (loaded === null) return
+    const t = loaded.table
+    const v = this.verdict
+    const buf = batch.buffer
+    for (let i = 0; i < batch.count; i++) {
+      const base = batch.offsets[i]
+      const end = base + batch.lengths[i]
+      const version = buf[base] >> 4
+      if (version === 4 || version === 6) this.pipeline.fromPhysical(t, version, buf, base, end, v)
+      else this.pipeline.arpFromPhysical(t, buf, base, end, v)
+      if (v.reason === DropReason.NOT_LOCAL_PA || v.reason === DropReason.NAT_UNKNOWN_PA) continue
+      this.countVsid(loaded, v.vsid, end - base)
+      if (v.srcRecord !== NONE) loaded.hits[v.srcRecord] = 1
+      if (v.dstRecord !== NONE) loaded.hits[v.dstRecord] = 1
+      if (v.action === Action.REPLY) {
+        physicalArpReply(buf, v, this.physical!.mac)
+        const m = this.arpMac
+        for (let b = 0; b < 6; b++) m[b] = buf[v.outOff + 18 + b]
+        if (this.physical!.sendFrame(0x0806, m, buf, v.outOff, v.outEnd - v.outOff) >= 0) this.replies[v.reply]++
+        else this.drops[DropReason.TX_DROPPED]++
+        continue
+      }
+      if (v.action !== Action.DELIVER) {
+        this.drop(loaded, v.reason, NONE, v.vsid)
+        continue
+      }
+      const out = loaded.portSlot[v.outPort]
+      if (out === NONE) {
+        this.drop(loaded, DropReason.PORT_NOT_ATTACHED, NONE, v.vsid)
+        continue
+      }
+      if (restoreToCa(t, buf, v, base - batch.headroom) < 0) {
+        this.drop(loaded, DropReason.NO_HEADROOM, NONE, v.vsid)
+        continue
+      }
+      this.countRecord(loaded, v.dstRecord, v.outEnd - v.outOff)
+      this.toPort(loaded, out, buf, v.outOff, v.outEnd, base - batch.headroom, v.vsid)
+    }
+    this.flush()
+  }
+
   /** The underlay of the destination PA's family; of the sender's own PA when one serves it. */
   private underlayFor(loaded: Loaded, v: Verdict): number {
     const t = loaded.table
@@ -661,6 +745,13 @@ export class Engine implements TapHost {
       tx.count = 0
       if (this.tap !== null) this.tap.underlayOut(this, underlay.family, underlay.local, tx, n)
       const sent = underlay.send(tx, 0, n)
+      if (sent < n) this.drops[DropReason.TX_DROPPED] += n - sent
+    }
+    const ptx = this.physicalTx
+    if (ptx.count > 0) {
+      const n = ptx.count
+      ptx.count = 0
+      const sent = this.physical === null ? 0 : this.physical.send(ptx, 0, n)
       if (sent < n) this.drops[DropReason.TX_DROPPED] += n - sent
     }
   }
@@ -744,6 +835,7 @@ export class Engine implements TapHost {
       this.capacity = batchSize
       for (const slot of this.slots) slot.tx.grow(batchSize)
       for (const u of this.underlays) u.tx.grow(batchSize)
+      this.physicalTx.grow(batchSize)
     }
     if (this.touched.length < this.slots.length + 1) {
       const grown = new Int32Array((this.slots.length + 1) * 2)

@@ -125,3 +125,29 @@ export function restoreToCa(t: ForwardingTable, buf: Buffer, v: Verdict, floor: 
   v.outEnd = v.l3End
   return start
 }
+
+/**
+ * The answer to arpFromPhysical's request, written over it in place (RFC 826): operation reply, the asker
+ * as target, `mac` (the physical interface's, 6 bytes) as the sender hardware address of the NAT PA asked
+ * for. Sets v.outOff/outEnd to the ARP payload.
+ */
+export function physicalArpReply(buf: Buffer, v: Verdict, mac: Uint8Array): void {
+  const a = v.l3Off
+  const askerIp = u32(buf, a + ARP_SPA)
+  const wanted = u32(buf, a + ARP_TPA)
+  buf.copy(buf, a + ARP_THA, a + ARP_SHA, a + ARP_SHA + 6)
+  setU32(buf, a + ARP_TPA, askerIp)
+  buf.set(mac, a + ARP_SHA)
+  setU32(buf, a + ARP_SPA, wanted)
+  setU16(buf, a + ARP_OP, ARP_REPLY)
+  v.outOff = a
+  v.outEnd = v.l3End
+}
+
+/** ARP field offsets for Ethernet/IPv4 (RFC 826). */
+const ARP_OP = 6
+const ARP_SHA = 8
+const ARP_SPA = 14
+const ARP_THA = 18
+const ARP_TPA = 24
+const ARP_REPLY = 2

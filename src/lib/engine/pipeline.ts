@@ -487,6 +487,34 @@ export class Pipeline {
     return this.resolve(t, v, record, dstMacHi, dstMacLo, hopLimit)
   }
 
+  /**
+   * IP_REWRITE: an ARP request on the physical network for a NAT PA of this host is answered by the
+   * engine with the interface's MAC (the host's stack does not hold the address; nat.ts writes the reply).
+   * Anything else is the host's own business: NOT_LOCAL_PA or NAT_UNKNOWN_PA, which the engine ignores.
+   */
+  arpFromPhysical(t: ForwardingTable, buf: Buffer, off: number, end: number, v: Verdict): number {
+    v.reset(off, end)
+    v.stage = Stage.IP_REWRITE
+    v.etherType = EtherType.ARP
+    v.l3Off = off
+    const arp = this.arp
+    const code = arp.wrap(buf, off, end)
+    if (code !== 0) return malformed(v, code)
+    v.l3End = off + Arp.LEN
+    const pa = t.pa4(arp.targetIp | 0)
+    if (pa === NONE || t.pas.local[pa] !== 1) return drop(v, DropReason.NOT_LOCAL_PA)
+    const record = this.natRecords(t)[pa]
+    if (record === NONE) return drop(v, DropReason.NAT_UNKNOWN_PA)
+    if (arp.operation !== ArpOp.REQUEST) return drop(v, DropReason.ARP_NOT_REQUEST)
+    v.pa = pa
+    v.dstRecord = record
+    v.action = Action.REPLY
+    v.reply = Reply.ARP
+    v.dstMacHi = arp.senderMacHi
+    v.dstMacLo = arp.senderMacLo
+    return Action.REPLY
+  }
+
   // ---- from a port, by EtherType ----
 
   private ipv4FromPort(t: ForwardingTable, buf: Buffer, v: Verdict, srcHi: number, srcLo: number): number {

@@ -7,10 +7,13 @@ import {fileURLToPath} from 'node:url'
 import {describe, expect, it} from 'vitest'
 import {rewriteRouted} from '../../../src/lib/engine/actions.js'
 import {compile} from '../../../src/lib/engine/compile.js'
+import {Engine} from '../../../src/lib/engine/engine.js'
 import {restoreToCa, rewriteToPa} from '../../../src/lib/engine/nat.js'
 import {ACTION_NAMES, Pipeline, Verdict} from '../../../src/lib/engine/pipeline.js'
 import {dropReasonName, stageName} from '../../../src/lib/engine/stages.js'
 import type {PolicyDocument} from '../../../src/lib/policy/service.js'
+import {MemoryPhysicalLink} from '../../support/memory-physical.js'
+import {MemoryPort} from '../../support/memory-port.js'
 import {colon, record, route} from './support.js'
 
 const PYTHON = '/usr/bin/python3'
@@ -206,5 +209,53 @@ describe.skipIf(!hasScapy)('TranslationMethodNat: receive (PA -> CA, delivered a
   it('a truncated IP header: malformed', () => {
     const {decision} = fromWire(Buffer.from('45000054', 'hex'))
     expect(decision).toEqual({action: 'drop', stage: 'ip-rewrite', reason: 'malformed'})
+  })
+})
+
+describe.skipIf(!hasScapy)('TranslationMethodNat in the engine (memory port and physical link)', () => {
+  function engineOf(host: 1 | 2, vm: NatVm, physical: MemoryPhysicalLink | undefined) {
+    const engine = new Engine({underlays: [], physical})
+    const port = new MemoryPort({name: 'hnv-' + vm.name.toLowerCase()})
+    engine.attach(port)
+    engine.load(compile(policy(host), 1))
+    return {engine, port}
+  }
+
+  it('a VM frame leaves as the PA-addressed IP packet, to the destination PA; the answer comes back with the CAs', () => {
+    const physical = new MemoryPhysicalLink()
+    const {engine, port} = engineOf(1, VMS.a, physical)
+    const [frame, onWire, answer, inVm] = scapy([
+      {eth: [mac(VMS.b.mac), mac(VMS.a.mac)], src: '10.8.0.5', dst: '10.8.0.7', ttl: 64, l4: 'tcp'},
+      {eth: null, src: '198.51.100.105', dst: '198.51.100.107', ttl: 64, l4: 'tcp'},
+      {eth: null, src: '198.51.100.107', dst: '198.51.100.105', ttl: 64, l4: 'udp'},
+      {eth: [mac(VMS.a.mac), mac(VMS.b.mac)], src: '10.8.0.7', dst: '10.8.0.5', ttl: 64, l4: 'udp'},
+    ])
+    port.receive(frame)
+    expect(physical.sent.map((s) => [s.destination.subarray(0, 4).join('.'), s.packet.toString('hex')])).toEqual([['198.51.100.107', onWire.toString('hex')]])
+    physical.receive(answer)
+    expect(port.take().map((f) => f.toString('hex'))).toEqual([inVm.toString('hex')])
+    engine.close()
+  })
+
+  it('ARP for a NAT PA of this host is answered with the interface MAC; for the host\'s own PA it is left to the kernel', () => {
+    const physical = new MemoryPhysicalLink()
+    const {engine} = engineOf(1, VMS.a, physical)
+    // RFC 826 request from 198.51.100.50 (MAC 02:00:00:00:00:50) for a NAT PA, then for the NVGRE PA.
+    const request = (target: string) =>
+      Buffer.from('0001080006040001' + '020000000050' + 'c6336432' + '000000000000' + Buffer.from(target.split('.').map(Number)).toString('hex'), 'hex')
+    physical.receive(request('198.51.100.105'), request(HOST1_PA))
+    expect(physical.frames.map((f) => [f.etherType, f.mac.toString('hex'), f.payload.toString('hex')])).toEqual([
+      [0x0806, '020000000050', '0001080006040002' + '02005e000042' + 'c6336469' + '020000000050' + 'c6336432'],
+    ])
+    engine.close()
+  })
+
+  it('without a physical link the rewrite is dropped as no-physical-link', () => {
+    const {engine, port} = engineOf(1, VMS.a, undefined)
+    const [frame] = scapy([{eth: [mac(VMS.b.mac), mac(VMS.a.mac)], src: '10.8.0.5', dst: '10.8.0.7', ttl: 64, l4: 'icmp'}])
+    port.receive(frame)
+    expect(port.take()).toEqual([])
+    expect(engine.status().drops['no-physical-link']).toBe(1)
+    engine.close()
   })
 })
