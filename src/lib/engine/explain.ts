@@ -157,7 +157,7 @@ export function outcomeOf(hops: readonly Hop[]): TraceOutcome {
     Stage: stageName(v.stage),
     Reason: v.reason === DropReason.NONE ? null : dropReasonName(v.reason),
     InterfaceName: v.action === Action.DELIVER && v.outPort !== NONE ? t.ports.name[v.outPort] : null,
-    ProviderAddress: v.action === Action.ENCAP && v.pa !== NONE ? t.pas.text[v.pa] : null,
+    ProviderAddress: (v.action === Action.ENCAP || v.action === Action.REWRITE) && v.pa !== NONE ? t.pas.text[v.pa] : null,
   }
 }
 
@@ -490,6 +490,7 @@ function declaredStageText(hop: Hop): string {
   if (v.action === Action.REPLY) text += `; ${replyName(v.reply)} sent back`
   else if (ACTION_NAMES[v.action] === 'flood') text += '; copied by source replication'
   else if (v.action === Action.ENCAP && v.pa !== NONE) text += `; NVGRE to PA ${t.pas.text[v.pa]}`
+  else if (v.action === Action.REWRITE) text += `: source ${hop.source ?? '?'} -> PA ${t.pas.text[v.srcPa]}, destination ${hop.destination ?? '?'} -> PA ${t.pas.text[v.pa]}, sent as plain IP (no NVGRE)`
   else if (v.action === Action.DELIVER && v.outPort !== NONE) text += `; to ${adapterText(t, v.outPort)}`
   return text
 }
@@ -536,6 +537,8 @@ export function resultOf(hops: readonly Hop[], unfollowed: string | null = null)
       return `delivered to ${adapterText(t, v.outPort)} on host ${hop.host}`
     case Action.ENCAP:
       return `sent as NVGRE to PA ${t.pas.text[v.pa]}` + (unfollowed === null ? '' : ` (${unfollowed})`)
+    case Action.REWRITE:
+      return `sent as plain IP to PA ${t.pas.text[v.pa]} from PA ${t.pas.text[v.srcPa]} (TranslationMethodNat)`
     case Action.REPLY:
       return v.reason !== DropReason.NONE
         ? `dropped (${dropReasonName(v.reason)}) on host ${hop.host}; ${replyName(v.reply)} sent back to the VM`

@@ -11,6 +11,7 @@ import {Engine} from '../../../src/lib/engine/engine.js'
 import {restoreToCa, rewriteToPa} from '../../../src/lib/engine/nat.js'
 import {ACTION_NAMES, Pipeline, Verdict} from '../../../src/lib/engine/pipeline.js'
 import {dropReasonName, stageName} from '../../../src/lib/engine/stages.js'
+import {simulateTrace} from '../../../src/lib/engine/trace.js'
 import type {PolicyDocument} from '../../../src/lib/policy/service.js'
 import {MemoryPhysicalLink} from '../../support/memory-physical.js'
 import {MemoryPort} from '../../support/memory-port.js'
@@ -257,5 +258,21 @@ describe.skipIf(!hasScapy)('TranslationMethodNat in the engine (memory port and 
     expect(port.take()).toEqual([])
     expect(engine.status().drops['no-physical-link']).toBe(1)
     engine.close()
+  })
+})
+
+describe('TranslationMethodNat in hnv trace (the same pipeline over the same table)', () => {
+  it('a NAT VM to a NAT VM on another host: the ip-rewrite step names both PAs; the outcome is rewrite', () => {
+    const trace = simulateTrace([{name: 'host1', table: t1}, {name: 'host2', table: t2}], {vmName: 'NatA', destination: '10.8.0.7', protocol: 'icmp'})
+    const last = trace.Steps[trace.Steps.length - 1]
+    expect(last.Stage).toBe('ip-rewrite')
+    expect(last.Text).toContain('source 10.8.0.5 -> PA 198.51.100.105, destination 10.8.0.7 -> PA 198.51.100.107, sent as plain IP')
+    expect(trace.Outcome).toMatchObject({Action: 'rewrite', Stage: 'ip-rewrite', Reason: null, ProviderAddress: '198.51.100.107'})
+    expect(trace.Result).toBe('sent as plain IP to PA 198.51.100.107 from PA 198.51.100.105 (TranslationMethodNat)')
+  })
+
+  it('an Encap VM to a NAT VM elsewhere: dropped at ip-rewrite (nat-rule-mismatch)', () => {
+    const trace = simulateTrace([{name: 'host1', table: t1}], {vmName: 'EncF', destination: '10.8.0.7', protocol: 'icmp'})
+    expect(trace.Outcome).toMatchObject({Action: 'drop', Stage: 'ip-rewrite', Reason: 'nat-rule-mismatch'})
   })
 })
