@@ -306,6 +306,15 @@ export function fixFor(hop: Hop): string {
       return v.dstRecord === NONE
         ? 'use -Rule TranslationMethodEncap'
         : `Set-NetVirtualizationLookupRecord -CustomerAddress ${t.records.caText[v.dstRecord]} -VirtualSubnetID ${vsidText(t, t.records.vsid[v.dstRecord])} -Rule TranslationMethodEncap`
+    case DropReason.NAT_RULE_MISMATCH:
+      return v.srcRecord === NONE
+        ? 'give the sender a TranslationMethodNat lookup record with a PA of its own'
+        : `Set-NetVirtualizationLookupRecord -CustomerAddress ${t.records.caText[v.srcRecord]} -VirtualSubnetID ${vsidText(t, t.records.vsid[v.srcRecord])} -Rule TranslationMethodNat -ProviderAddress <a PA of its own>, ` +
+            (v.dstRecord === NONE ? 'or make the destination TranslationMethodEncap' : `or Set-NetVirtualizationLookupRecord -CustomerAddress ${t.records.caText[v.dstRecord]} -VirtualSubnetID ${vsidText(t, t.records.vsid[v.dstRecord])} -Rule TranslationMethodEncap -ProviderAddress <PA of its host>`)
+    case DropReason.NAT_FAMILY_MISMATCH:
+      return `give both TranslationMethodNat records a ProviderAddress of the packet's family (IPv${v.family})`
+    case DropReason.NO_PHYSICAL_LINK:
+      return 'restart the engine so it opens the physical link for the TranslationMethodNat provider addresses of the store'
     case DropReason.NO_LOCAL_PORT:
       return v.dstRecord === NONE
         ? 'add the adapter of the destination VM on this host'
