@@ -16,13 +16,13 @@ const NAT_RDID = '{11111111-2222-3333-4444-000000008005}'
 
 const SPEC: TopologySpec = {
   hosts: [
-    {name: 'host1', providerAddresses: ['198.51.100.11']},
-    {name: 'host2', providerAddresses: ['198.51.100.22']},
+    {name: 'host1', providerAddresses: ['198.51.100.11', '2001:db8::11']},
+    {name: 'host2', providerAddresses: ['198.51.100.22', '2001:db8::22']},
   ],
-  subnets: [{vsid: 8001, rdid: NAT_RDID, prefixes: ['10.8.0.0/24']}],
+  subnets: [{vsid: 8001, rdid: NAT_RDID, prefixes: ['10.8.0.0/24', '2001:db8:8005::/64']}],
   vms: [
-    {name: 'NatA', host: 'host1', vsid: 8001, mac: '0C0C00000005', addresses: ['10.8.0.5'], nat: ['198.51.100.105']},
-    {name: 'NatB', host: 'host2', vsid: 8001, mac: '0C0C00000007', addresses: ['10.8.0.7'], nat: ['198.51.100.107']},
+    {name: 'NatA', host: 'host1', vsid: 8001, mac: '0C0C00000005', addresses: ['10.8.0.5', '2001:db8:8005::5'], nat: ['198.51.100.105', '2001:db8::105']},
+    {name: 'NatB', host: 'host2', vsid: 8001, mac: '0C0C00000007', addresses: ['10.8.0.7', '2001:db8:8005::7'], nat: ['198.51.100.107', '2001:db8::107']},
   ],
 }
 
@@ -72,5 +72,20 @@ describe.skipIf(!isRoot)('TranslationMethodNat in network namespaces (needs root
     expect(vmLines.some((l) => l.includes('10.8.0.7 > 10.8.0.5: ICMP echo reply'))).toBe(true)
     const status = await topology.status(host2)
     expect(status.replies['arp-reply'] ?? 0).toBeGreaterThan(0)
+  }, 30_000)
+
+  it('over IPv6 too: the engine answers neighbor solicitations for its NAT PA; PAs on the wire, CAs in the VM', async () => {
+    const wire = tcpdump(host2.ns, PHYS, 'icmp6 and not ip6[40] >= 133', 6)
+    const vm = tcpdump(natB.ns, natB.tap, 'icmp6 and not ip6[40] >= 133', 6)
+    await new Promise((r) => setTimeout(r, 1500))
+    const result = await ping(natA.ns, '2001:db8:8005::7', {count: 3, waitS: 2})
+    expect(result.received, JSON.stringify(result)).toBe(3)
+    const [wireLines, vmLines] = await Promise.all([wire, vm])
+    expect(wireLines.some((l) => l.includes('2001:db8::105 > 2001:db8::107: ICMP6, echo request'))).toBe(true)
+    expect(wireLines.some((l) => l.includes('2001:db8::107 > 2001:db8::105: ICMP6, echo reply'))).toBe(true)
+    expect(wireLines.filter((l) => l.includes('2001:db8:8005:'))).toEqual([])
+    expect(vmLines.some((l) => l.includes('2001:db8:8005::5 > 2001:db8:8005::7: ICMP6, echo request'))).toBe(true)
+    const status = await topology.status(host2)
+    expect(status.replies['neighbor-advert'] ?? 0).toBeGreaterThan(0)
   }, 30_000)
 })

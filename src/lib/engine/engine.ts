@@ -26,7 +26,7 @@ import {clampMss, pushNvgre, rewriteRouted, writeReply} from './actions.js'
 import {CounterTable, namedCounts, PORT_COUNTER_NAMES, PortCounter, VSID_COUNTER_NAMES, VsidCounter} from './counters.js'
 import {Action, FloodKind, Pipeline, Verdict} from './pipeline.js'
 import {LearnQueue, takeDynamicHits, type LearnedRecord} from './learning.js'
-import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES} from './stages.js'
+import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES, Reply} from './stages.js'
 import {NONE, PA_STRIDE, macText, type ForwardingTable} from './table.js'
 import {vnetIngress, writeVnetNone} from './vnet.js'
 import type {EngineTap, TapHost} from './tap.js'
@@ -678,11 +678,7 @@ export class Engine implements TapHost {
       if (v.srcRecord !== NONE) loaded.hits[v.srcRecord] = 1
       if (v.dstRecord !== NONE) loaded.hits[v.dstRecord] = 1
       if (v.action === Action.REPLY) {
-        physicalArpReply(buf, v, this.physical!.mac)
-        const m = this.arpMac
-        for (let b = 0; b < 6; b++) m[b] = buf[v.outOff + 18 + b]
-        if (this.physical!.sendFrame(0x0806, m, buf, v.outOff, v.outEnd - v.outOff) >= 0) this.replies[v.reply]++
-        else this.drops[DropReason.TX_DROPPED]++
+        this.physicalReply(t, v, buf, base - batch.headroom)
         continue
       }
       if (v.action !== Action.DELIVER) {
@@ -702,6 +698,33 @@ export class Engine implements TapHost {
       this.toPort(loaded, out, buf, v.outOff, v.outEnd, base - batch.headroom, v.vsid)
     }
     this.flush()
+  }
+
+  /** ARP reply or neighbor advertisement for a NAT PA, from the physical interface's MAC, to the asker's. */
+  private physicalReply(t: ForwardingTable, v: Verdict, buf: Buffer, floor: number): void {
+    const link = this.physical!
+    const m = this.arpMac
+    let off: number
+    let etherType: number
+    if (v.reply === Reply.ARP) {
+      physicalArpReply(buf, v, link.mac)
+      off = v.outOff
+      etherType = 0x0806
+    } else {
+      v.srcMacHi = (link.mac[0] << 8) | link.mac[1]
+      v.srcMacLo = ((link.mac[2] << 24) | (link.mac[3] << 16) | (link.mac[4] << 8) | link.mac[5]) >>> 0
+      if (!writeReply(t, v, buf, floor)) return this.drop(this.loaded, DropReason.NO_HEADROOM, NONE, NONE)
+      off = v.outOff + 14
+      etherType = 0x86dd
+    }
+    m[0] = (v.dstMacHi >>> 8) & 0xff
+    m[1] = v.dstMacHi & 0xff
+    m[2] = (v.dstMacLo >>> 24) & 0xff
+    m[3] = (v.dstMacLo >>> 16) & 0xff
+    m[4] = (v.dstMacLo >>> 8) & 0xff
+    m[5] = v.dstMacLo & 0xff
+    if (link.sendFrame(etherType, m, buf, off, v.outEnd - off) >= 0) this.replies[v.reply]++
+    else this.drops[DropReason.TX_DROPPED]++
   }
 
   /** The underlay of the destination PA's family; of the sender's own PA when one serves it. */

@@ -3,13 +3,14 @@
 // the CAs. pipeline.ts decides (stage IP_REWRITE, Action.REWRITE out, DELIVER in); these functions apply
 // the verdict in place, checksums patched incrementally (RFC 1624), nothing allocated per packet.
 //
-// The OS side (decided here; the engine's physical link is not wired yet, see the report of issue 5):
+// The OS side:
 // a NAT PA is NEVER configured on the host's stack. Sending: an IP_HDRINCL raw socket (IPPROTO_RAW; for
 // IPv6 IPPROTO_RAW implies IPV6_HDRINCL), so the kernel routes the rewritten packet and resolves the
 // next hop's MAC itself. Receiving: an AF_PACKET socket bound to the physical interface read through the
-// existing batched reader; frames whose destination is a local NAT PA go to fromPhysical(), and the engine
-// answers ARP / neighbor solicitations for its NAT PAs (the kernel drops the packets quietly: not local,
-// ip_forward off). Until then the engine drops Action.REWRITE as no-physical-link.
+// existing batched reader (io/physical-link.ts); packets whose destination is a local NAT PA go to
+// fromPhysical(), and the engine answers ARP / neighbor solicitations for its NAT PAs (the kernel drops the
+// packets quietly: not local, ip_forward off). An engine without the link drops Action.REWRITE as
+// no-physical-link.
 import {setU16, setU32, u16, u32} from '../wire/bytes.js'
 import {checksumUpdate32} from '../wire/checksum.js'
 import {Eth, EtherType, writeEthernetHeader} from '../wire/ethernet.js'

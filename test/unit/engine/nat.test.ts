@@ -78,6 +78,9 @@ interface Spec {
   dst: string
   ttl: number
   l4: string
+  /** ns / na: the target address and the link-layer address of the option. */
+  target?: string
+  lla?: string
 }
 
 function scapy(specs: Spec[]): Buffer[] {
@@ -274,5 +277,24 @@ describe('TranslationMethodNat in hnv trace (the same pipeline over the same tab
   it('an Encap VM to a NAT VM elsewhere: dropped at ip-rewrite (nat-rule-mismatch)', () => {
     const trace = simulateTrace([{name: 'host1', table: t1}], {vmName: 'EncF', destination: '10.8.0.7', protocol: 'icmp'})
     expect(trace.Outcome).toMatchObject({Action: 'drop', Stage: 'ip-rewrite', Reason: 'nat-rule-mismatch'})
+  })
+})
+
+describe.skipIf(!hasScapy)('TranslationMethodNat: neighbor discovery for an IPv6 NAT PA on the physical link', () => {
+  it('a solicitation for a NAT PA is answered from the interface MAC, exactly scapy\'s advertisement; DAD and the host\'s own PA are not', () => {
+    const physical = new MemoryPhysicalLink()
+    const engine = new Engine({underlays: [], physical})
+    engine.attach(new MemoryPort({name: 'hnv-nata'}))
+    engine.load(t1)
+    const [ns, na, dad, other] = scapy([
+      {eth: null, src: '2001:db8::50', dst: 'ff02::1:ff00:105', ttl: 255, l4: 'ns', target: '2001:db8::105', lla: '02:00:00:00:00:50'},
+      {eth: null, src: '2001:db8::105', dst: '2001:db8::50', ttl: 255, l4: 'na', target: '2001:db8::105', lla: '02:00:5e:00:00:42'},
+      {eth: null, src: '::', dst: 'ff02::1:ff00:105', ttl: 255, l4: 'ns', target: '2001:db8::105', lla: '02:00:00:00:00:50'},
+      {eth: null, src: '2001:db8::50', dst: 'ff02::1:ff00:11', ttl: 255, l4: 'ns', target: '2001:db8::11', lla: '02:00:00:00:00:50'},
+    ])
+    physical.receive(ns, dad, other)
+    expect(physical.frames.map((f) => [f.etherType, f.mac.toString('hex'), f.payload.toString('hex')])).toEqual([[0x86dd, '020000000050', na.toString('hex')]])
+    expect(engine.status().replies['neighbor-advert']).toBe(1)
+    engine.close()
   })
 })

@@ -8,9 +8,8 @@
 //    ARP). Outgoing frames are ignored (PACKET_IGNORE_OUTGOING).
 //  - Send: IPPROTO_RAW sockets (IP_HDRINCL implied) per family: the rewritten packet goes out whole with
 //    the NAT PA as source; the kernel routes it and resolves the next hop's MAC.
-//  - ARP: the engine answers requests for its NAT PAs with the interface's MAC, sent on the packet
-//    socket. (IPv6 neighbor solicitations for NAT PAs are not answered yet: IPv6 NAT works on the wire
-//    only where the peer has a static neighbor entry.)
+//  - ARP and ND: the engine answers ARP requests and neighbor solicitations for its NAT PAs with the
+//    interface's MAC, sent on the packet socket to the asker's MAC (ARP sender / source link-layer option).
 import {readFileSync} from 'node:fs'
 import type {Family} from '../../net/ip.js'
 import {DEFAULT_BATCH_SIZE, DEFAULT_HEADROOM, IoStat, type PhysicalLink as PhysicalLinkApi, type RxBatch, type UnderlayTxBatch} from '../ports.js'
