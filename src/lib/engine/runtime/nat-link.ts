@@ -22,13 +22,14 @@ export function natProviderAddresses(table: ForwardingTable): Set<string> {
  */
 export function natInterface(pa: StoreProviderAddress, local: readonly LocalAddress[] = listLocalAddresses()): LocalAddress {
   const address = parseIp(pa.ProviderAddress)
-  const match = local.find((l) => l.family === address.family && l.address !== address.text && sameSubnet(l.bytes, address.bytes, pa.PrefixLength))
-  if (match) return match
+  // On the stack too, the kernel would answer ARP for it and reply to what arrives (RST, echo reply).
   if (local.some((l) => l.address === address.text)) {
     throw new EngineError(
       `TranslationMethodNat provider address ${address.text} is assigned to this host's stack: the engine answers for it itself, so remove it (ip addr del ${address.text}/${pa.PrefixLength} dev <interface>)`,
     )
   }
+  const match = local.find((l) => l.family === address.family && sameSubnet(l.bytes, address.bytes, pa.PrefixLength))
+  if (match) return match
   throw new EngineError(
     `no interface of this host is on the subnet of TranslationMethodNat provider address ${address.text}/${pa.PrefixLength}: give the physical interface an address of that subnet (the NAT PA itself stays unassigned)`,
   )
