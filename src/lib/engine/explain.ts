@@ -74,7 +74,7 @@ export interface Hop {
   /** The host, as people know it: its provider addresses. */
   host: string
   table: ForwardingTable
-  direction: 'from-port' | 'from-underlay'
+  direction: 'from-port' | 'from-underlay' | 'from-physical'
   /** The packet as that host's pipeline saw it (describeFrame). */
   packet: string
   /** Source and destination IP of the inner packet (text), and its TTL / hop limit; null for ARP/ND. */
@@ -374,6 +374,7 @@ export function explainHop(hop: Hop): TraceStep[] {
   const dropped = (stage: number): boolean => v.stage === stage && v.action === Action.DROP
 
   if (hop.direction === 'from-underlay') return explainUnderlay(hop, steps, go, last)
+  if (hop.direction === 'from-physical') return explainPhysical(hop, go, last)
 
   // port-ingress
   if (v.inPort === NONE) return last(Stage.PORT_INGRESS, 'the TAP is not a VM network adapter of the policy')
@@ -535,6 +536,26 @@ function explainUnderlay(
   return last(Stage.LOCAL_DELIVERY, `to ${adapterText(t, v.outPort)}`, [portRef(t, v.outPort)])
 }
 
+/** TranslationMethodNat on the receiving host: plain IP to a NAT PA, its CAs restored, to the adapter. */
+function explainPhysical(
+  hop: Hop,
+  go: (stage: number, text: string, policy?: PolicyRef[]) => void,
+  last: (stage: number, text: string, policy?: PolicyRef[]) => TraceStep[],
+): TraceStep[] {
+  const t = hop.table
+  const v = hop.verdict
+  const from = v.srcPa === NONE ? 'an address this host does not know' : t.pas.text[v.srcPa]
+  const head = `plain IP to ${v.pa === NONE ? 'an address that is not a PA of this host' : 'NAT PA ' + t.pas.text[v.pa]} from ${from}`
+  if (v.dstRecord === NONE || v.srcRecord === NONE) return last(Stage.IP_REWRITE, `${head}: ${DROP_REASON_DESCRIPTIONS[v.reason]}`, v.dstRecord === NONE ? [] : [recordRef(t, v.dstRecord)])
+  go(
+    Stage.IP_REWRITE,
+    `${head}: destination -> CA ${t.records.caText[v.dstRecord]}, source -> CA ${t.records.caText[v.srcRecord]} (their TranslationMethodNat records)`,
+    [recordRef(t, v.dstRecord), recordRef(t, v.srcRecord)],
+  )
+  if (v.action !== Action.DELIVER) return last(Stage.LOCAL_DELIVERY, DROP_REASON_DESCRIPTIONS[v.reason])
+  return last(Stage.LOCAL_DELIVERY, `to ${adapterText(t, v.outPort)}`, [portRef(t, v.outPort)])
+}
+
 /** One line for where the packet ended, from the last hop. */
 export function resultOf(hops: readonly Hop[], unfollowed: string | null = null): string {
   const hop = hops[hops.length - 1]
@@ -547,7 +568,7 @@ export function resultOf(hops: readonly Hop[], unfollowed: string | null = null)
     case Action.ENCAP:
       return `sent as NVGRE to PA ${t.pas.text[v.pa]}` + (unfollowed === null ? '' : ` (${unfollowed})`)
     case Action.REWRITE:
-      return `sent as plain IP to PA ${t.pas.text[v.pa]} from PA ${t.pas.text[v.srcPa]} (TranslationMethodNat)`
+      return `sent as plain IP to PA ${t.pas.text[v.pa]} from PA ${t.pas.text[v.srcPa]} (TranslationMethodNat)` + (unfollowed === null ? '' : ` (${unfollowed})`)
     case Action.REPLY:
       return v.reason !== DropReason.NONE
         ? `dropped (${dropReasonName(v.reason)}) on host ${hop.host}; ${replyName(v.reply)} sent back to the VM`

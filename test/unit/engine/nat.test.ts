@@ -265,13 +265,23 @@ describe.skipIf(!hasScapy)('TranslationMethodNat in the engine (memory port and 
 })
 
 describe('TranslationMethodNat in hnv trace (the same pipeline over the same table)', () => {
-  it('a NAT VM to a NAT VM on another host: the ip-rewrite step names both PAs; the outcome is rewrite', () => {
-    const trace = simulateTrace([{name: 'host1', table: t1}, {name: 'host2', table: t2}], {vmName: 'NatA', destination: '10.8.0.7', protocol: 'icmp'})
+  it('a NAT VM to a NAT VM on another host, host 1 alone: the ip-rewrite step names both PAs; the outcome is rewrite', () => {
+    const trace = simulateTrace([{name: 'host1', table: t1}], {vmName: 'NatA', destination: '10.8.0.7', protocol: 'icmp'})
     const last = trace.Steps[trace.Steps.length - 1]
     expect(last.Stage).toBe('ip-rewrite')
     expect(last.Text).toContain('source 10.8.0.5 -> PA 198.51.100.105, destination 10.8.0.7 -> PA 198.51.100.107, sent as plain IP')
     expect(trace.Outcome).toMatchObject({Action: 'rewrite', Stage: 'ip-rewrite', Reason: null, ProviderAddress: '198.51.100.107'})
-    expect(trace.Result).toBe('sent as plain IP to PA 198.51.100.107 from PA 198.51.100.105 (TranslationMethodNat)')
+    expect(trace.Result).toMatch(/^sent as plain IP to PA 198\.51\.100\.107 from PA 198\.51\.100\.105 \(TranslationMethodNat\) \(no store of the host owning 198\.51\.100\.107 given/)
+  })
+
+  it('with both hosts: followed to host 2, which restores the CAs and delivers to NatB', () => {
+    const trace = simulateTrace([{name: 'host1', table: t1}, {name: 'host2', table: t2}], {vmName: 'NatA', destination: '10.8.0.7', protocol: 'tcp', port: 22})
+    const onHost2 = trace.Steps.filter((s) => s.Host === 'host2').map((s) => [s.Stage, s.Text])
+    expect(onHost2).toEqual([
+      ['ip-rewrite', 'plain IP to NAT PA 198.51.100.107 from 198.51.100.105: destination -> CA 10.8.0.7, source -> CA 10.8.0.5 (their TranslationMethodNat records)'],
+      ['local-delivery', expect.stringContaining('to adapter')],
+    ])
+    expect(trace.Outcome).toMatchObject({Action: 'deliver', Host: 'host2', InterfaceName: 'hnv-natb'})
   })
 
   it('an Encap VM to a NAT VM elsewhere: dropped at ip-rewrite (nat-rule-mismatch)', () => {
