@@ -8,6 +8,7 @@
         "src/addon.cc",
         "src/copy.cc",
         "src/link.cc",
+        "src/physical.cc",
         "src/reader.cc",
         "src/sockets.cc",
         "src/tap.cc",

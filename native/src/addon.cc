@@ -188,6 +188,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     napi_create_function(env, "sum16", NAPI_AUTO_LENGTH, Sum16, nullptr, &sum16);
     exports.Set("sum16", Napi::Value(env, sum16));
   }
+  fn("ipRawOpen", IpRawOpen);
+  fn("packetOpen", PacketOpen);
+  fn("packetSend", PacketSend);
   Napi::Object constants = Constants(env);
   InitReaders(env, constants);
   exports.Set("constants", constants);

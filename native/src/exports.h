@@ -27,6 +27,10 @@ Napi::Value Close(const Napi::CallbackInfo& info);
 // copy.cc (raw N-API: called per segment)
 napi_value Copy(napi_env env, napi_callback_info info);
 napi_value Sum16(napi_env env, napi_callback_info info);
+// physical.cc
+Napi::Value IpRawOpen(const Napi::CallbackInfo& info);
+Napi::Value PacketOpen(const Napi::CallbackInfo& info);
+Napi::Value PacketSend(const Napi::CallbackInfo& info);
 
 // reader.cc
 // Installs the reader registry and adds the READER_* constants.

@@ -56,6 +56,11 @@ export interface VmSpec {
   dhcp?: boolean
   /** Its lookup record is an L2Only one (CA 0.0.0.0): other hosts learn its addresses from its ARP replies. */
   l2Only?: boolean
+  /**
+   * TranslationMethodNat: one PA per address (same order) instead of its host's; a provider address of its
+   * host in the store, never assigned to the host's interface (the engine answers for it).
+   */
+  nat?: string[]
 }
 
 export interface TopologySpec {
@@ -191,13 +196,14 @@ export class Topology {
         }
         continue
       }
-      for (const address of vm.addresses) {
-        records.push({CustomerAddress: address, VirtualSubnetID: vm.vsid, MACAddress: vm.mac, ProviderAddress: paOf(vm.host), Rule: 'TranslationMethodEncap', VMName: vm.name})
-      }
+      vm.addresses.forEach((address, i) => {
+        const nat = vm.nat?.[i]
+        records.push({CustomerAddress: address, VirtualSubnetID: vm.vsid, MACAddress: vm.mac, ProviderAddress: nat ?? paOf(vm.host), Rule: nat ? 'TranslationMethodNat' : 'TranslationMethodEncap', VMName: vm.name})
+      })
     }
     return {
       Version: 1,
-      ProviderAddresses: host.spec.providerAddresses.map((address) => ({
+      ProviderAddresses: [...host.spec.providerAddresses, ...this.spec.vms.filter((vm) => vm.host === host.spec.name).flatMap((vm) => vm.nat ?? [])].map((address) => ({
         ProviderAddress: address,
         InterfaceIndex: 2,
         PrefixLength: parseIp(address).family === 4 ? 24 : 64,

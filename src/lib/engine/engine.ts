@@ -26,13 +26,15 @@ import {
   type Underlay,
   type UnderlayRxBatch,
   type UnderlayTxBatch,
+  type PhysicalLink,
 } from './ports.js'
+import {physicalArpReply, restoreToCa, rewriteToPa} from './nat.js'
 import {ipv4ToString, ipv6ToString} from '../wire/address.js'
 import {clampMss, pushNvgre, rewriteRouted, writeReply} from './actions.js'
 import {CounterTable, namedCounts, PORT_COUNTER_NAMES, PortCounter, VSID_COUNTER_NAMES, VsidCounter} from './counters.js'
 import {Action, FloodKind, Pipeline, Verdict} from './pipeline.js'
 import {LearnQueue, takeDynamicHits, type LearnedRecord} from './learning.js'
-import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES} from './stages.js'
+import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES, Reply} from './stages.js'
 import {NONE, PA_STRIDE, macText, type ForwardingTable} from './table.js'
 import {COALESCE_STAT_NAMES, Coalescer, GSO_MAX_IP_LEN, OffloadBatch, SEGMENT_STAT_NAMES, Segmenter, innerMtu, type Checksum, type Memcpy} from './offload.js'
 import {vnetIngress, writeVnetNone} from './vnet.js'
@@ -47,6 +49,8 @@ export interface EngineOptions {
   memcpy?: Memcpy
   /** An allocation-free RFC 1071 sum for the same (the addon's); default: offload.ts's own. */
   checksum?: Checksum
+  /** TranslationMethodNat: plain IP to and from the physical interface (nat.ts); none: such packets drop. */
+  physical?: PhysicalLink
 }
 
 export interface PortStatus {
@@ -306,6 +310,10 @@ export class Engine implements TapHost {
   private groOut: OffloadBatch | null = null
   /** Largest inner IP packet a segment may carry: the tightest underlay's, after GRE and Ethernet. */
   private readonly maxInnerIp: number
+  /** TranslationMethodNat (nat.ts): the physical link, its transmit batch, and the MAC an ARP reply goes to. */
+  private readonly physical: PhysicalLink | null
+  private readonly physicalTx: UnderlayTx
+  private readonly arpMac = new Uint8Array(6)
 
   constructor(options: EngineOptions) {
     this.onError = options.onError
@@ -314,6 +322,16 @@ export class Engine implements TapHost {
     for (const u of options.underlays) {
       if (u.batchSize > MAX_BATCH) throw new RangeError(`underlay batch size ${u.batchSize} is above ${MAX_BATCH}`)
       this.capacity = Math.max(this.capacity, u.batchSize)
+    }
+    this.physical = options.physical ?? null
+    if (this.physical !== null) this.capacity = Math.max(this.capacity, Math.min(MAX_BATCH, this.physical.batchSize))
+    this.physicalTx = new UnderlayTx(this.capacity)
+    if (this.physical !== null) {
+      const label = `physical link ${this.physical.interfaceName}`
+      this.physical.start(
+        (batch) => this.physicalBatch(batch),
+        (error) => this.onError?.(label, error),
+      )
     }
     this.underlays = options.underlays.map((underlay) => ({underlay, tx: new UnderlayTx(this.capacity)}))
     // underlay.mtu is the largest GRE packet: minus the GRE header with key (8) and the inner Ethernet (14).
@@ -472,6 +490,7 @@ export class Engine implements TapHost {
     this.closed = true
     for (const name of [...this.slotByName.keys()]) this.detach(name)
     for (const {underlay} of this.underlays) underlay.close()
+    this.physical?.close()
   }
 
   // ---- per batch ----
@@ -605,9 +624,14 @@ export class Engine implements TapHost {
         this.portCounters.values[inSlot * this.portCounters.width + PortCounter.REPLIES]++
         return this.toPort(loaded, inSlot, buf, v.outOff, v.outEnd, floor, v.vsid)
       }
-      case Action.REWRITE:
-        // TranslationMethodNat: the physical link (plain IP, nat.ts) is not wired into the engine yet.
-        return this.drop(loaded, DropReason.NO_PHYSICAL_LINK, inSlot, v.vsid)
+      case Action.REWRITE: {
+        // TranslationMethodNat: the IP packet alone, its CAs replaced by the PAs, to the physical network.
+        if (this.physical === null) return this.drop(loaded, DropReason.NO_PHYSICAL_LINK, inSlot, v.vsid)
+        if (v.routed) rewriteRouted(buf, v)
+        rewriteToPa(loaded.table, buf, v)
+        this.countRecord(loaded, v.dstRecord, v.outEnd - v.outOff)
+        return this.toPhysical(buf, v.outOff, v.outEnd, loaded.table, v.pa)
+      }
       default:
         return this.drop(loaded, v.reason, inSlot, v.vsid)
     }
@@ -704,6 +728,91 @@ export class Engine implements TapHost {
     tx.count = n + 1
   }
 
+  private toPhysical(buf: Buffer, off: number, end: number, t: ForwardingTable, pa: number): void {
+    const tx = this.physicalTx
+    // One buffer per batch: a segment from the arena after a frame from the receive buffer sends early.
+    if (tx.count !== 0 && (tx.buffer !== buf || tx.count === tx.offsets.length)) this.sendPhysical()
+    const n = tx.count
+    if (n === 0) tx.buffer = buf
+    tx.offsets[n] = off
+    tx.lengths[n] = end - off
+    const from = t.pas.bytes
+    const d = tx.destinations
+    for (let b = 0; b < DEST_STRIDE; b++) d[n * DEST_STRIDE + b] = from[pa * PA_STRIDE + b]
+    tx.count = n + 1
+  }
+
+  /**
+   * From the physical link: IP packets to a NAT PA of this host, delivered to the VM with the CAs
+   * restored; ARP requests for a NAT PA answered. Everything else on the interface is the host's own
+   * traffic (not-local-pa, nat-unknown-pa): left to the kernel, not counted as drops.
+   */
+  private physicalBatch(batch: RxBatch): void {
+    const loaded = this.loaded
+    if (loaded === null) return
+    const t = loaded.table
+    const v = this.verdict
+    const buf = batch.buffer
+    for (let i = 0; i < batch.count; i++) {
+      const base = batch.offsets[i]
+      const end = base + batch.lengths[i]
+      const version = buf[base] >> 4
+      if (version === 4 || version === 6) this.pipeline.fromPhysical(t, version, buf, base, end, v)
+      else this.pipeline.arpFromPhysical(t, buf, base, end, v)
+      if (v.reason === DropReason.NOT_LOCAL_PA || v.reason === DropReason.NAT_UNKNOWN_PA) continue
+      this.countVsid(loaded, v.vsid, end - base)
+      if (v.srcRecord !== NONE) loaded.hits[v.srcRecord] = 1
+      if (v.dstRecord !== NONE) loaded.hits[v.dstRecord] = 1
+      if (v.action === Action.REPLY) {
+        this.physicalReply(t, v, buf, base - batch.headroom)
+        continue
+      }
+      if (v.action !== Action.DELIVER) {
+        this.drop(loaded, v.reason, NONE, v.vsid)
+        continue
+      }
+      const out = loaded.portSlot[v.outPort]
+      if (out === NONE) {
+        this.drop(loaded, DropReason.PORT_NOT_ATTACHED, NONE, v.vsid)
+        continue
+      }
+      if (restoreToCa(t, buf, v, base - batch.headroom) < 0) {
+        this.drop(loaded, DropReason.NO_HEADROOM, NONE, v.vsid)
+        continue
+      }
+      this.countRecord(loaded, v.dstRecord, v.outEnd - v.outOff)
+      this.toPort(loaded, out, buf, v.outOff, v.outEnd, base - batch.headroom, v.vsid)
+    }
+    this.flush()
+  }
+
+  /** ARP reply or neighbor advertisement for a NAT PA, from the physical interface's MAC, to the asker's. */
+  private physicalReply(t: ForwardingTable, v: Verdict, buf: Buffer, floor: number): void {
+    const link = this.physical!
+    const m = this.arpMac
+    let off: number
+    let etherType: number
+    if (v.reply === Reply.ARP) {
+      physicalArpReply(buf, v, link.mac)
+      off = v.outOff
+      etherType = 0x0806
+    } else {
+      v.srcMacHi = (link.mac[0] << 8) | link.mac[1]
+      v.srcMacLo = ((link.mac[2] << 24) | (link.mac[3] << 16) | (link.mac[4] << 8) | link.mac[5]) >>> 0
+      if (!writeReply(t, v, buf, floor)) return this.drop(this.loaded, DropReason.NO_HEADROOM, NONE, NONE)
+      off = v.outOff + 14
+      etherType = 0x86dd
+    }
+    m[0] = (v.dstMacHi >>> 8) & 0xff
+    m[1] = v.dstMacHi & 0xff
+    m[2] = (v.dstMacLo >>> 24) & 0xff
+    m[3] = (v.dstMacLo >>> 16) & 0xff
+    m[4] = (v.dstMacLo >>> 8) & 0xff
+    m[5] = v.dstMacLo & 0xff
+    if (link.sendFrame(etherType, m, buf, off, v.outEnd - off) >= 0) this.replies[v.reply]++
+    else this.drops[DropReason.TX_DROPPED]++
+  }
+
   /** The underlay of the destination PA's family; of the sender's own PA when one serves it. */
   private underlayFor(loaded: Loaded, v: Verdict): number {
     const t = loaded.table
@@ -730,6 +839,16 @@ export class Engine implements TapHost {
     }
     this.touchedCount = 0
     for (let u = 0; u < this.underlays.length; u++) this.sendUnderlay(u)
+    this.sendPhysical()
+  }
+
+  private sendPhysical(): void {
+    const tx = this.physicalTx
+    const n = tx.count
+    if (n === 0) return
+    tx.count = 0
+    const sent = this.physical === null ? 0 : this.physical.send(tx, 0, n)
+    if (sent < n) this.drops[DropReason.TX_DROPPED] += n - sent
   }
 
   /** Sends what is queued for a port: coalesced into super-frames when it takes them and there are two or more. */
@@ -864,6 +983,7 @@ export class Engine implements TapHost {
       this.capacity = batchSize
       for (const slot of this.slots) slot.tx.grow(batchSize)
       for (const u of this.underlays) u.tx.grow(batchSize)
+      this.physicalTx.grow(batchSize)
     }
     if (this.touched.length < this.slots.length + 1) {
       const grown = new Int32Array((this.slots.length + 1) * 2)

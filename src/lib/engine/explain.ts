@@ -74,7 +74,7 @@ export interface Hop {
   /** The host, as people know it: its provider addresses. */
   host: string
   table: ForwardingTable
-  direction: 'from-port' | 'from-underlay'
+  direction: 'from-port' | 'from-underlay' | 'from-physical'
   /** The packet as that host's pipeline saw it (describeFrame). */
   packet: string
   /** Source and destination IP of the inner packet (text), and its TTL / hop limit; null for ARP/ND. */
@@ -157,7 +157,7 @@ export function outcomeOf(hops: readonly Hop[]): TraceOutcome {
     Stage: stageName(v.stage),
     Reason: v.reason === DropReason.NONE ? null : dropReasonName(v.reason),
     InterfaceName: v.action === Action.DELIVER && v.outPort !== NONE ? t.ports.name[v.outPort] : null,
-    ProviderAddress: v.action === Action.ENCAP && v.pa !== NONE ? t.pas.text[v.pa] : null,
+    ProviderAddress: (v.action === Action.ENCAP || v.action === Action.REWRITE) && v.pa !== NONE ? t.pas.text[v.pa] : null,
   }
 }
 
@@ -306,6 +306,15 @@ export function fixFor(hop: Hop): string {
       return v.dstRecord === NONE
         ? 'use -Rule TranslationMethodEncap'
         : `Set-NetVirtualizationLookupRecord -CustomerAddress ${t.records.caText[v.dstRecord]} -VirtualSubnetID ${vsidText(t, t.records.vsid[v.dstRecord])} -Rule TranslationMethodEncap`
+    case DropReason.NAT_RULE_MISMATCH:
+      return v.srcRecord === NONE
+        ? 'give the sender a TranslationMethodNat lookup record with a PA of its own'
+        : `Set-NetVirtualizationLookupRecord -CustomerAddress ${t.records.caText[v.srcRecord]} -VirtualSubnetID ${vsidText(t, t.records.vsid[v.srcRecord])} -Rule TranslationMethodNat -ProviderAddress <a PA of its own>, ` +
+            (v.dstRecord === NONE ? 'or make the destination TranslationMethodEncap' : `or Set-NetVirtualizationLookupRecord -CustomerAddress ${t.records.caText[v.dstRecord]} -VirtualSubnetID ${vsidText(t, t.records.vsid[v.dstRecord])} -Rule TranslationMethodEncap -ProviderAddress <PA of its host>`)
+    case DropReason.NAT_FAMILY_MISMATCH:
+      return `give both TranslationMethodNat records a ProviderAddress of the packet's family (IPv${v.family})`
+    case DropReason.NO_PHYSICAL_LINK:
+      return 'restart the engine so it opens the physical link for the TranslationMethodNat provider addresses of the store'
     case DropReason.NO_LOCAL_PORT:
       return v.dstRecord === NONE
         ? 'add the adapter of the destination VM on this host'
@@ -365,6 +374,7 @@ export function explainHop(hop: Hop): TraceStep[] {
   const dropped = (stage: number): boolean => v.stage === stage && v.action === Action.DROP
 
   if (hop.direction === 'from-underlay') return explainUnderlay(hop, steps, go, last)
+  if (hop.direction === 'from-physical') return explainPhysical(hop, go, last)
 
   // port-ingress
   if (v.inPort === NONE) return last(Stage.PORT_INGRESS, 'the TAP is not a VM network adapter of the policy')
@@ -490,6 +500,7 @@ function declaredStageText(hop: Hop): string {
   if (v.action === Action.REPLY) text += `; ${replyName(v.reply)} sent back`
   else if (ACTION_NAMES[v.action] === 'flood') text += '; copied by source replication'
   else if (v.action === Action.ENCAP && v.pa !== NONE) text += `; NVGRE to PA ${t.pas.text[v.pa]}`
+  else if (v.action === Action.REWRITE) text += `: source ${hop.source ?? '?'} -> PA ${t.pas.text[v.srcPa]}, destination ${hop.destination ?? '?'} -> PA ${t.pas.text[v.pa]}, sent as plain IP (no NVGRE)`
   else if (v.action === Action.DELIVER && v.outPort !== NONE) text += `; to ${adapterText(t, v.outPort)}`
   return text
 }
@@ -525,6 +536,26 @@ function explainUnderlay(
   return last(Stage.LOCAL_DELIVERY, `to ${adapterText(t, v.outPort)}`, [portRef(t, v.outPort)])
 }
 
+/** TranslationMethodNat on the receiving host: plain IP to a NAT PA, its CAs restored, to the adapter. */
+function explainPhysical(
+  hop: Hop,
+  go: (stage: number, text: string, policy?: PolicyRef[]) => void,
+  last: (stage: number, text: string, policy?: PolicyRef[]) => TraceStep[],
+): TraceStep[] {
+  const t = hop.table
+  const v = hop.verdict
+  const from = v.srcPa === NONE ? 'an address this host does not know' : t.pas.text[v.srcPa]
+  const head = `plain IP to ${v.pa === NONE ? 'an address that is not a PA of this host' : 'NAT PA ' + t.pas.text[v.pa]} from ${from}`
+  if (v.dstRecord === NONE || v.srcRecord === NONE) return last(Stage.IP_REWRITE, `${head}: ${DROP_REASON_DESCRIPTIONS[v.reason]}`, v.dstRecord === NONE ? [] : [recordRef(t, v.dstRecord)])
+  go(
+    Stage.IP_REWRITE,
+    `${head}: destination -> CA ${t.records.caText[v.dstRecord]}, source -> CA ${t.records.caText[v.srcRecord]} (their TranslationMethodNat records)`,
+    [recordRef(t, v.dstRecord), recordRef(t, v.srcRecord)],
+  )
+  if (v.action !== Action.DELIVER) return last(Stage.LOCAL_DELIVERY, DROP_REASON_DESCRIPTIONS[v.reason])
+  return last(Stage.LOCAL_DELIVERY, `to ${adapterText(t, v.outPort)}`, [portRef(t, v.outPort)])
+}
+
 /** One line for where the packet ended, from the last hop. */
 export function resultOf(hops: readonly Hop[], unfollowed: string | null = null): string {
   const hop = hops[hops.length - 1]
@@ -536,6 +567,8 @@ export function resultOf(hops: readonly Hop[], unfollowed: string | null = null)
       return `delivered to ${adapterText(t, v.outPort)} on host ${hop.host}`
     case Action.ENCAP:
       return `sent as NVGRE to PA ${t.pas.text[v.pa]}` + (unfollowed === null ? '' : ` (${unfollowed})`)
+    case Action.REWRITE:
+      return `sent as plain IP to PA ${t.pas.text[v.pa]} from PA ${t.pas.text[v.srcPa]} (TranslationMethodNat)` + (unfollowed === null ? '' : ` (${unfollowed})`)
     case Action.REPLY:
       return v.reason !== DropReason.NONE
         ? `dropped (${dropReasonName(v.reason)}) on host ${hop.host}; ${replyName(v.reply)} sent back to the VM`

@@ -3,13 +3,14 @@
 // the CAs. pipeline.ts decides (stage IP_REWRITE, Action.REWRITE out, DELIVER in); these functions apply
 // the verdict in place, checksums patched incrementally (RFC 1624), nothing allocated per packet.
 //
-// The OS side (decided here; the engine's physical link is not wired yet, see the report of issue 5):
+// The OS side:
 // a NAT PA is NEVER configured on the host's stack. Sending: an IP_HDRINCL raw socket (IPPROTO_RAW; for
 // IPv6 IPPROTO_RAW implies IPV6_HDRINCL), so the kernel routes the rewritten packet and resolves the
 // next hop's MAC itself. Receiving: an AF_PACKET socket bound to the physical interface read through the
-// existing batched reader; frames whose destination is a local NAT PA go to fromPhysical(), and the engine
-// answers ARP / neighbor solicitations for its NAT PAs (the kernel drops the packets quietly: not local,
-// ip_forward off). Until then the engine drops Action.REWRITE as no-physical-link.
+// existing batched reader (io/physical-link.ts); packets whose destination is a local NAT PA go to
+// fromPhysical(), and the engine answers ARP / neighbor solicitations for its NAT PAs (the kernel drops the
+// packets quietly: not local, ip_forward off). An engine without the link drops Action.REWRITE as
+// no-physical-link.
 import {setU16, setU32, u16, u32} from '../wire/bytes.js'
 import {checksumUpdate32} from '../wire/checksum.js'
 import {Eth, EtherType, writeEthernetHeader} from '../wire/ethernet.js'
@@ -125,3 +126,29 @@ export function restoreToCa(t: ForwardingTable, buf: Buffer, v: Verdict, floor: 
   v.outEnd = v.l3End
   return start
 }
+
+/**
+ * The answer to arpFromPhysical's request, written over it in place (RFC 826): operation reply, the asker
+ * as target, `mac` (the physical interface's, 6 bytes) as the sender hardware address of the NAT PA asked
+ * for. Sets v.outOff/outEnd to the ARP payload.
+ */
+export function physicalArpReply(buf: Buffer, v: Verdict, mac: Uint8Array): void {
+  const a = v.l3Off
+  const askerIp = u32(buf, a + ARP_SPA)
+  const wanted = u32(buf, a + ARP_TPA)
+  buf.copy(buf, a + ARP_THA, a + ARP_SHA, a + ARP_SHA + 6)
+  setU32(buf, a + ARP_TPA, askerIp)
+  buf.set(mac, a + ARP_SHA)
+  setU32(buf, a + ARP_SPA, wanted)
+  setU16(buf, a + ARP_OP, ARP_REPLY)
+  v.outOff = a
+  v.outEnd = v.l3End
+}
+
+/** ARP field offsets for Ethernet/IPv4 (RFC 826). */
+const ARP_OP = 6
+const ARP_SHA = 8
+const ARP_SPA = 14
+const ARP_THA = 18
+const ARP_TPA = 24
+const ARP_REPLY = 2

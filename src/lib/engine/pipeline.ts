@@ -6,12 +6,13 @@
 //
 // Per packet nothing here allocates: one view per protocol is rebound to each frame, lookups take and
 // return numbers, and every miss ends in a named DropReason (stages.ts).
+import {macHi, macLo} from '../wire/address.js'
 import {Arp, ArpOp, ArpView} from '../wire/arp.js'
 import {WireErrorCode} from '../wire/errors.js'
 import {Eth, EtherType, EthernetView} from '../wire/ethernet.js'
 import {flowHashIpv4, flowHashIpv6, flowIdOf} from '../wire/flow-hash.js'
 import {ICMPV4_ECHO_REQUEST, Icmpv4View} from '../wire/icmpv4.js'
-import {ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_ADVERT, ICMPV6_NEIGHBOR_SOLICIT, ICMPV6_ROUTER_SOLICIT, Icmpv6, Icmpv6View} from '../wire/icmpv6.js'
+import {ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_ADVERT, ICMPV6_NEIGHBOR_SOLICIT, ICMPV6_ROUTER_SOLICIT, Icmpv6, Icmpv6View, ND_OPT_SOURCE_LLA} from '../wire/icmpv6.js'
 import {IpProto} from '../wire/ip.js'
 import {Ipv4, Ipv4View} from '../wire/ipv4.js'
 import {Ipv6, Ipv6View} from '../wire/ipv6.js'
@@ -275,6 +276,9 @@ export class Pipeline {
       v.l3End = ip.end
       v.l4Off = ip.isFragment && ip.fragOffset !== 0 ? 0 : ip.payloadOffset
       v.protocol = ip.protocol
+      if (ip.protocol === IpProto.ICMPV6 && !ip.isFragment && v.l3End - v.l4Off >= 1 && buf[v.l4Off + Icmpv6.TYPE] === ICMPV6_NEIGHBOR_SOLICIT) {
+        return this.ndFromPhysical(t, buf, v)
+      }
       dstPa = t.pa6(buf, ip.dstOffset)
       srcPa = t.pa6(buf, ip.srcOffset)
     }
@@ -485,6 +489,63 @@ export class Pipeline {
       record = t.records.byCa6.get5(domain, hop[h] | 0, hop[h + 1] | 0, hop[h + 2] | 0, hop[h + 3] | 0)
     }
     return this.resolve(t, v, record, dstMacHi, dstMacLo, hopLimit)
+  }
+
+  /**
+   * IP_REWRITE: a neighbor solicitation on the physical network for an IPv6 NAT PA of this host is answered
+   * (actions.ts neighborAdvert, from the interface's MAC the engine puts in v.srcMac) to the MAC of its
+   * source link-layer address option; without one (DAD) there is no one to answer.
+   */
+  private ndFromPhysical(t: ForwardingTable, buf: Buffer, v: Verdict): number {
+    const ip = this.ip6
+    const icmp = this.icmp6
+    v.family = 6
+    const code = icmp.wrap(buf, v.l4Off, v.l3End)
+    if (code !== 0) return malformed(v, code)
+    if (ip.hopLimit !== ND_HOP_LIMIT) return malformed(v, 0)
+    const pa = t.pa6(buf, icmp.ndTargetOffset)
+    if (pa === NONE || t.pas.local[pa] !== 1) return drop(v, DropReason.NOT_LOCAL_PA)
+    const record = this.natRecords(t)[pa]
+    if (record === NONE) return drop(v, DropReason.NAT_UNKNOWN_PA)
+    const lla = icmp.ndLinkLayerOffset(ND_OPT_SOURCE_LLA)
+    if (lla < 0 || isUnspecified6(buf, ip.srcOffset)) return drop(v, DropReason.NEIGHBOR_OWN_ADDRESS)
+    v.pa = pa
+    v.dstRecord = record
+    // The answer is written as a frame (Ethernet header in the headroom); the link sends from v.l3Off on.
+    v.frameOff = v.l3Off - Eth.HEADER_LEN
+    v.action = Action.REPLY
+    v.reply = Reply.NEIGHBOR_ADVERT
+    v.dstMacHi = macHi(buf, lla)
+    v.dstMacLo = macLo(buf, lla)
+    return Action.REPLY
+  }
+
+  /**
+   * IP_REWRITE: an ARP request on the physical network for a NAT PA of this host is answered by the
+   * engine with the interface's MAC (the host's stack does not hold the address; nat.ts writes the reply).
+   * Anything else is the host's own business: NOT_LOCAL_PA or NAT_UNKNOWN_PA, which the engine ignores.
+   */
+  arpFromPhysical(t: ForwardingTable, buf: Buffer, off: number, end: number, v: Verdict): number {
+    v.reset(off, end)
+    v.stage = Stage.IP_REWRITE
+    v.etherType = EtherType.ARP
+    v.l3Off = off
+    const arp = this.arp
+    const code = arp.wrap(buf, off, end)
+    if (code !== 0) return malformed(v, code)
+    v.l3End = off + Arp.LEN
+    const pa = t.pa4(arp.targetIp | 0)
+    if (pa === NONE || t.pas.local[pa] !== 1) return drop(v, DropReason.NOT_LOCAL_PA)
+    const record = this.natRecords(t)[pa]
+    if (record === NONE) return drop(v, DropReason.NAT_UNKNOWN_PA)
+    if (arp.operation !== ArpOp.REQUEST) return drop(v, DropReason.ARP_NOT_REQUEST)
+    v.pa = pa
+    v.dstRecord = record
+    v.action = Action.REPLY
+    v.reply = Reply.ARP
+    v.dstMacHi = arp.senderMacHi
+    v.dstMacLo = arp.senderMacLo
+    return Action.REPLY
   }
 
   // ---- from a port, by EtherType ----

@@ -131,6 +131,20 @@ export interface Port extends Endpoint<RxBatch, PacketBatch> {
   readonly features: PortFeatures
 }
 
+/**
+ * TranslationMethodNat's physical link (io/physical-link.ts, nat.ts): the network-layer payload of every
+ * frame of the physical interface (IPv4, IPv6, ARP; no Ethernet header), and rewritten IP packets sent
+ * whole to their destination PA (`destinations` as for an underlay; the kernel routes them and resolves
+ * the next hop). `sendFrame` sends one frame to a MAC: the engine's ARP replies for its NAT PAs.
+ */
+export interface PhysicalLink extends Endpoint<RxBatch, UnderlayTxBatch> {
+  readonly interfaceName: string
+  /** The interface's MAC (6 bytes): what the engine answers ARP for its NAT PAs with. */
+  readonly mac: Uint8Array
+  /** Bytes sent, or -errno. */
+  sendFrame(etherType: number, dstMac: Uint8Array, buf: Buffer, off: number, len: number): number
+}
+
 /** The physical side: GRE packets to and from provider addresses. */
 export interface Underlay extends Endpoint<UnderlayRxBatch, UnderlayTxBatch> {
   readonly family: Family

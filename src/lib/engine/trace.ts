@@ -6,7 +6,7 @@
 import {ipv4FromString, ipv6FromString} from '../wire/address.js'
 import {ArpOp, emitArp} from '../wire/arp.js'
 import {ChecksumMode, ipv4PseudoSum, ipv6PseudoSum} from '../wire/checksum.js'
-import {describeFrame} from '../wire/describe.js'
+import {describeFrame, describePacket} from '../wire/describe.js'
 import {emitEthernet, EtherType} from '../wire/ethernet.js'
 import {emitIcmpv4, ICMPV4_ECHO_REQUEST} from '../wire/icmpv4.js'
 import {emitIcmpv6, ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_SOLICIT} from '../wire/icmpv6.js'
@@ -19,6 +19,7 @@ import {parseIp, parsePrefix, prefixContains} from '../net/ip.js'
 import {macToColon} from '../net/mac.js'
 import {PolicyError} from '../cli/errors.js'
 import {pushNvgre, rewriteRouted} from './actions.js'
+import {rewriteToPa} from './nat.js'
 import {explainTrace, recordVerdict, type Hop, type Trace} from './explain.js'
 import {Action, Pipeline, Verdict} from './pipeline.js'
 import {ADDR_DST, ADDR_SRC, ADDR_STRIDE, DEFAULT_HEADROOM} from './ports.js'
@@ -289,6 +290,7 @@ function followProbe(hosts: readonly TraceHost[], probe: Probe, pipeline: Pipeli
   const {buf} = probe
   pipeline.fromPort(t, probe.port, buf, probe.off, probe.end, v)
   hops.push({host: first.name, table: t, direction: 'from-port', packet: describeFrame(buf, probe.off, probe.end), source: probe.source, destination: probe.destination, ttl: probe.ttl, verdict: recordVerdict(v)})
+  if (v.action === Action.REWRITE) return followRewrite(hosts, probe, pipeline, v, hops, packet)
   if (v.action !== Action.ENCAP) return explainTrace('simulated', packet, hops)
 
   // What the engine does to it (engine.ts apply): the routed rewrite, the NVGRE header in the headroom.
@@ -307,6 +309,24 @@ function followProbe(hosts: readonly TraceHost[], probe: Probe, pipeline: Pipeli
   const end = v.frameEnd
   pipeline.fromUnderlay(peer.table, family, buf, start, end, addrs, 0, v)
   hops.push({host: peer.name, table: peer.table, direction: 'from-underlay', packet: innerText, source: probe.source, destination: probe.destination, ttl, verdict: recordVerdict(v)})
+  return explainTrace('simulated', packet, hops)
+}
+
+/** TranslationMethodNat: what the engine sends (nat.ts rewriteToPa) and the host owning the destination PA. */
+function followRewrite(hosts: readonly TraceHost[], probe: Probe, pipeline: Pipeline, v: Verdict, hops: Hop[], packet: string): Trace {
+  const t = hosts[0].table
+  const {buf} = probe
+  if (v.routed) rewriteRouted(buf, v)
+  rewriteToPa(t, buf, v)
+  const paText = t.pas.text[v.pa]
+  const peer = hosts.find((h) => h.table.localProviderAddresses().includes(paText))
+  if (peer === undefined) return explainTrace('simulated', packet, hops, `no store of the host owning ${paText} given: add it with --peer-store to follow the packet there`)
+  const start = v.outOff
+  const end = v.outEnd
+  const text = describePacket(buf, start, end)
+  const ttl = v.routed ? probe.ttl - 1 : probe.ttl
+  pipeline.fromPhysical(peer.table, v.family, buf, start, end, v)
+  hops.push({host: peer.name, table: peer.table, direction: 'from-physical', packet: text, source: probe.source, destination: probe.destination, ttl, verdict: recordVerdict(v)})
   return explainTrace('simulated', packet, hops)
 }
 

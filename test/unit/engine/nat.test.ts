@@ -2,28 +2,23 @@
 // the packets expected on the physical network are built by scapy (test/fixtures/scapy/nat_packets.py),
 // every checksum computed there: the incremental rewrite must give exactly scapy's bytes.
 import {execFileSync} from 'node:child_process'
-import {existsSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {describe, expect, it} from 'vitest'
 import {rewriteRouted} from '../../../src/lib/engine/actions.js'
 import {compile} from '../../../src/lib/engine/compile.js'
+import {Engine} from '../../../src/lib/engine/engine.js'
 import {restoreToCa, rewriteToPa} from '../../../src/lib/engine/nat.js'
 import {ACTION_NAMES, Pipeline, Verdict} from '../../../src/lib/engine/pipeline.js'
 import {dropReasonName, stageName} from '../../../src/lib/engine/stages.js'
+import {simulateTrace} from '../../../src/lib/engine/trace.js'
 import type {PolicyDocument} from '../../../src/lib/policy/service.js'
+import {MemoryPhysicalLink} from '../../support/memory-physical.js'
+import {MemoryPort} from '../../support/memory-port.js'
 import {colon, record, route} from './support.js'
+import {PYTHON, scapyAvailable} from '../../support/scapy.js'
 
-const PYTHON = '/usr/bin/python3'
 const SCAPY = fileURLToPath(new URL('../../fixtures/scapy/nat_packets.py', import.meta.url))
-const hasScapy = existsSync(PYTHON) && (() => {
-  try {
-    execFileSync(PYTHON, ['-c', 'import scapy'], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-})()
-if (!hasScapy) console.warn('test/unit/engine/nat.test.ts: skipped, /usr/bin/python3 with python3-scapy is missing')
+const hasScapy = scapyAvailable('test/unit/engine/nat.test.ts', 'all tests')
 
 const NAT_RDID = '{11111111-2222-3333-4444-000000008001}'
 const HOST1_PA = '198.51.100.11'
@@ -74,6 +69,9 @@ interface Spec {
   dst: string
   ttl: number
   l4: string
+  /** ns / na: the target address and the link-layer address of the option. */
+  target?: string
+  lla?: string
 }
 
 function scapy(specs: Spec[]): Buffer[] {
@@ -206,5 +204,98 @@ describe.skipIf(!hasScapy)('TranslationMethodNat: receive (PA -> CA, delivered a
   it('a truncated IP header: malformed', () => {
     const {decision} = fromWire(Buffer.from('45000054', 'hex'))
     expect(decision).toEqual({action: 'drop', stage: 'ip-rewrite', reason: 'malformed'})
+  })
+})
+
+describe.skipIf(!hasScapy)('TranslationMethodNat in the engine (memory port and physical link)', () => {
+  function engineOf(host: 1 | 2, vm: NatVm, physical: MemoryPhysicalLink | undefined) {
+    const engine = new Engine({underlays: [], physical})
+    const port = new MemoryPort({name: 'hnv-' + vm.name.toLowerCase()})
+    engine.attach(port)
+    engine.load(compile(policy(host), 1))
+    return {engine, port}
+  }
+
+  it('a VM frame leaves as the PA-addressed IP packet, to the destination PA; the answer comes back with the CAs', () => {
+    const physical = new MemoryPhysicalLink()
+    const {engine, port} = engineOf(1, VMS.a, physical)
+    const [frame, onWire, answer, inVm] = scapy([
+      {eth: [mac(VMS.b.mac), mac(VMS.a.mac)], src: '10.8.0.5', dst: '10.8.0.7', ttl: 64, l4: 'tcp'},
+      {eth: null, src: '198.51.100.105', dst: '198.51.100.107', ttl: 64, l4: 'tcp'},
+      {eth: null, src: '198.51.100.107', dst: '198.51.100.105', ttl: 64, l4: 'udp'},
+      {eth: [mac(VMS.a.mac), mac(VMS.b.mac)], src: '10.8.0.7', dst: '10.8.0.5', ttl: 64, l4: 'udp'},
+    ])
+    port.receive(frame)
+    expect(physical.sent.map((s) => [s.destination.subarray(0, 4).join('.'), s.packet.toString('hex')])).toEqual([['198.51.100.107', onWire.toString('hex')]])
+    physical.receive(answer)
+    expect(port.take().map((f) => f.toString('hex'))).toEqual([inVm.toString('hex')])
+    engine.close()
+  })
+
+  it('ARP for a NAT PA of this host is answered with the interface MAC; for the host\'s own PA it is left to the kernel', () => {
+    const physical = new MemoryPhysicalLink()
+    const {engine} = engineOf(1, VMS.a, physical)
+    // RFC 826 request from 198.51.100.50 (MAC 02:00:00:00:00:50) for a NAT PA, then for the NVGRE PA.
+    const request = (target: string) =>
+      Buffer.from('0001080006040001' + '020000000050' + 'c6336432' + '000000000000' + Buffer.from(target.split('.').map(Number)).toString('hex'), 'hex')
+    physical.receive(request('198.51.100.105'), request(HOST1_PA))
+    expect(physical.frames.map((f) => [f.etherType, f.mac.toString('hex'), f.payload.toString('hex')])).toEqual([
+      [0x0806, '020000000050', '0001080006040002' + '02005e000042' + 'c6336469' + '020000000050' + 'c6336432'],
+    ])
+    engine.close()
+  })
+
+  it('without a physical link the rewrite is dropped as no-physical-link', () => {
+    const {engine, port} = engineOf(1, VMS.a, undefined)
+    const [frame] = scapy([{eth: [mac(VMS.b.mac), mac(VMS.a.mac)], src: '10.8.0.5', dst: '10.8.0.7', ttl: 64, l4: 'icmp'}])
+    port.receive(frame)
+    expect(port.take()).toEqual([])
+    expect(engine.status().drops['no-physical-link']).toBe(1)
+    engine.close()
+  })
+})
+
+describe('TranslationMethodNat in hnv trace (the same pipeline over the same table)', () => {
+  it('a NAT VM to a NAT VM on another host, host 1 alone: the ip-rewrite step names both PAs; the outcome is rewrite', () => {
+    const trace = simulateTrace([{name: 'host1', table: t1}], {vmName: 'NatA', destination: '10.8.0.7', protocol: 'icmp'})
+    const last = trace.Steps[trace.Steps.length - 1]
+    expect(last.Stage).toBe('ip-rewrite')
+    expect(last.Text).toContain('source 10.8.0.5 -> PA 198.51.100.105, destination 10.8.0.7 -> PA 198.51.100.107, sent as plain IP')
+    expect(trace.Outcome).toMatchObject({Action: 'rewrite', Stage: 'ip-rewrite', Reason: null, ProviderAddress: '198.51.100.107'})
+    expect(trace.Result).toMatch(/^sent as plain IP to PA 198\.51\.100\.107 from PA 198\.51\.100\.105 \(TranslationMethodNat\) \(no store of the host owning 198\.51\.100\.107 given/)
+  })
+
+  it('with both hosts: followed to host 2, which restores the CAs and delivers to NatB', () => {
+    const trace = simulateTrace([{name: 'host1', table: t1}, {name: 'host2', table: t2}], {vmName: 'NatA', destination: '10.8.0.7', protocol: 'tcp', port: 22})
+    const onHost2 = trace.Steps.filter((s) => s.Host === 'host2').map((s) => [s.Stage, s.Text])
+    expect(onHost2).toEqual([
+      ['ip-rewrite', 'plain IP to NAT PA 198.51.100.107 from 198.51.100.105: destination -> CA 10.8.0.7, source -> CA 10.8.0.5 (their TranslationMethodNat records)'],
+      ['local-delivery', expect.stringContaining('to adapter')],
+    ])
+    expect(trace.Outcome).toMatchObject({Action: 'deliver', Host: 'host2', InterfaceName: 'hnv-natb'})
+  })
+
+  it('an Encap VM to a NAT VM elsewhere: dropped at ip-rewrite (nat-rule-mismatch)', () => {
+    const trace = simulateTrace([{name: 'host1', table: t1}], {vmName: 'EncF', destination: '10.8.0.7', protocol: 'icmp'})
+    expect(trace.Outcome).toMatchObject({Action: 'drop', Stage: 'ip-rewrite', Reason: 'nat-rule-mismatch'})
+  })
+})
+
+describe.skipIf(!hasScapy)('TranslationMethodNat: neighbor discovery for an IPv6 NAT PA on the physical link', () => {
+  it('a solicitation for a NAT PA is answered from the interface MAC, exactly scapy\'s advertisement; DAD and the host\'s own PA are not', () => {
+    const physical = new MemoryPhysicalLink()
+    const engine = new Engine({underlays: [], physical})
+    engine.attach(new MemoryPort({name: 'hnv-nata'}))
+    engine.load(t1)
+    const [ns, na, dad, other] = scapy([
+      {eth: null, src: '2001:db8::50', dst: 'ff02::1:ff00:105', ttl: 255, l4: 'ns', target: '2001:db8::105', lla: '02:00:00:00:00:50'},
+      {eth: null, src: '2001:db8::105', dst: '2001:db8::50', ttl: 255, l4: 'na', target: '2001:db8::105', lla: '02:00:5e:00:00:42'},
+      {eth: null, src: '::', dst: 'ff02::1:ff00:105', ttl: 255, l4: 'ns', target: '2001:db8::105', lla: '02:00:00:00:00:50'},
+      {eth: null, src: '2001:db8::50', dst: 'ff02::1:ff00:11', ttl: 255, l4: 'ns', target: '2001:db8::11', lla: '02:00:00:00:00:50'},
+    ])
+    physical.receive(ns, dad, other)
+    expect(physical.frames.map((f) => [f.etherType, f.mac.toString('hex'), f.payload.toString('hex')])).toEqual([[0x86dd, '020000000050', na.toString('hex')]])
+    expect(engine.status().replies['neighbor-advert']).toBe(1)
+    engine.close()
   })
 })

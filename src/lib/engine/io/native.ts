@@ -103,6 +103,12 @@ export interface NativeAddon {
     first: number,
     count: number,
   ): number
+  /** socket(AF_INET|AF_INET6, SOCK_RAW|SOCK_NONBLOCK|SOCK_CLOEXEC, IPPROTO_RAW): whole IP packets out (physical.cc). */
+  ipRawOpen(family: Family): number
+  /** AF_PACKET SOCK_DGRAM of every protocol bound to the interface, outgoing frames ignored (physical.cc). */
+  packetOpen(ifindex: number): number
+  /** One frame with that destination MAC and EtherType on the interface; bytes sent or -errno. */
+  packetSend(fd: number, ifindex: number, etherType: number, mac: Uint8Array, buffer: Uint8Array, off: number, len: number): number
   /** 0 or -errno. Stop the fd's reader first. */
   close(fd: number): number
   /** uv_poll reader into slot i at i*slotSize+headroom; returns a reader id. */

@@ -15,6 +15,9 @@ import {engineAnswers} from '../../control/client.js'
 import {EngineError} from '../../control/errors.js'
 import type {ApplyTiming, ControlMethod, RuntimeError, RuntimeStatus} from '../../control/protocol.js'
 import {GreUnderlay} from '../io/gre-underlay.js'
+import {PhysicalLink} from '../io/physical-link.js'
+import {natInterface, natProviderAddresses} from './nat-link.js'
+import {parseIp} from '../../net/ip.js'
 import {TapPort} from '../io/tap-port.js'
 import {nativeChecksum, nativeMemcpy} from '../io/native.js'
 import {lastLoadKind, loadForwardingTable} from '../policy-source.js'
@@ -116,15 +119,21 @@ export class EngineRuntime {
     const t1 = performance.now()
     const rows = table.sources.ProviderAddresses as unknown as StoreProviderAddress[]
     const providerAddresses = providerAddressesOf(table)
-    const locals = resolveProviderAddresses(rows, store.path === defaultStorePath() ? '' : ` --store ${store.path}`)
+    // TranslationMethodNat PAs are the engine's own, never on the host's stack (nat-link.ts).
+    const natPas = natProviderAddresses(table)
+    const natRows = rows.filter((row) => natPas.has(parseIp(row.ProviderAddress).text))
+    const locals = resolveProviderAddresses(rows.filter((row) => !natRows.includes(row)), store.path === defaultStorePath() ? '' : ` --store ${store.path}`)
+    const natLink = natRows.length === 0 ? null : natInterface(natRows[0])
     const underlays: {local: LocalAddress; underlay: GreUnderlay}[] = []
+    let physical: PhysicalLink | undefined
     let engine: Engine | undefined
     let runtime: EngineRuntime | undefined
     try {
       for (const local of locals) {
         underlays.push({local, underlay: hostCall(() => GreUnderlay.open({family: local.family, local: local.bytes, linkMtu: local.mtu}))})
       }
-      engine = new Engine({underlays: underlays.map((u) => u.underlay), onError: throttledLog(options.log), memcpy: nativeMemcpy(), checksum: nativeChecksum()})
+      if (natLink !== null) physical = hostCall(() => PhysicalLink.open({interfaceName: natLink.interfaceName, interfaceIndex: natLink.interfaceIndex}))
+      engine = new Engine({underlays: underlays.map((u) => u.underlay), physical, onError: throttledLog(options.log), memcpy: nativeMemcpy(), checksum: nativeChecksum()})
       // Every TAP fits the tightest underlay: a frame may leave through any of them.
       const tapMtu =
         options.tapMtu ??
@@ -145,6 +154,7 @@ export class EngineRuntime {
       else {
         engine?.close()
         for (const {underlay} of underlays) underlay.close()
+        if (engine === undefined) physical?.close()
       }
       throw error
     }
@@ -157,6 +167,7 @@ export class EngineRuntime {
         `${runtime.ports.size} TAP${runtime.ports.size === 1 ? '' : 's'} (MTU ${runtime.tapMtu}), control socket ${socketPath}` +
         (runtime.metrics ? `, metrics http://${runtime.metrics.address.host.includes(':') ? `[${runtime.metrics.address.host}]` : runtime.metrics.address.host}:${runtime.metrics.address.port}/metrics` : ''),
     )
+    if (natLink !== null) runtime.log(`TranslationMethodNat provider addresses ${natRows.map((r) => r.ProviderAddress).join(', ')} answered by the engine on ${natLink.interfaceName}`)
     if (locals.length === 0) runtime.log('no provider address in the store: nothing can be sent to or received from other hosts')
     return runtime
   }
