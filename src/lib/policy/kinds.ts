@@ -106,8 +106,12 @@ export const lookupRecord: KindSpec = {
       }
     }
     // A NAT PA is the VM's own address on the physical network: no encapsulating record may use it too.
-    const mixed = statement(ctx.db, `SELECT customer_address AS ca, virtual_subnet_id AS vsid, rule FROM lookup_records
-      WHERE provider_address = ? AND id != ? AND (rule = 'TranslationMethodNat') != ? LIMIT 1`).get(object.ProviderAddress, self, object.Rule === 'TranslationMethodNat' ? 1 : 0) as {ca: string; vsid: number; rule: string} | undefined
+    // Two queries, each answered by an index (a PA shared by 100k encap records must not be scanned per insert).
+    const mixed = statement(ctx.db, object.Rule === 'TranslationMethodNat'
+      ? `SELECT customer_address AS ca, virtual_subnet_id AS vsid, rule FROM lookup_records
+          WHERE provider_address = ? AND id != ? AND rule != 'TranslationMethodNat' LIMIT 1`
+      : `SELECT customer_address AS ca, virtual_subnet_id AS vsid, rule FROM lookup_records
+          WHERE rule = 'TranslationMethodNat' AND provider_address = ? AND id != ? LIMIT 1`).get(object.ProviderAddress, self) as {ca: string; vsid: number; rule: string} | undefined
     if (mixed) {
       conflict(`ProviderAddress ${object.ProviderAddress} of a ${object.Rule} record is already used by the ${mixed.rule} record of CustomerAddress ${mixed.ca} (VirtualSubnetID ${mixed.vsid}); a TranslationMethodNat PA belongs to its CA alone`)
     }

@@ -156,6 +156,9 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE vm_network_adapters ADD COLUMN dhcp INTEGER NOT NULL DEFAULT 0;`,
   // issue 5 (rules): adapters whose TCP SYN / SYN-ACK MSS the engine clamps (Set-VMNetworkAdapter -MssClamp).
   `ALTER TABLE vm_network_adapters ADD COLUMN mss_clamp INTEGER NOT NULL DEFAULT 0;`,
+  // The TranslationMethodNat checks of every lookup record insert look NAT records up by PA: without this index
+  // they scanned every record of a busy PA (a 100k-record import took 18 s instead of 2.4 s).
+  `CREATE INDEX lookup_records_nat_pa ON lookup_records (provider_address) WHERE rule = 'TranslationMethodNat';`,
 ]
 
 /** Revisions the change log keeps: an engine further behind than this reloads everything. */
