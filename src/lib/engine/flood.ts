@@ -44,15 +44,20 @@ export interface FloodInput {
 
 export function buildFloodLists(input: FloodInput): FloodLists {
   const {vsidCount, recordVsid, recordPa, recordType, recordRule, recordGateway, paLocal, portVsid} = input
-  const pas: Set<number>[] = Array.from({length: vsidCount}, () => new Set<number>())
-  const l2Pas: Set<number>[] = Array.from({length: vsidCount}, () => new Set<number>())
-  const l2Macs: Set<string>[] = Array.from({length: vsidCount}, () => new Set<string>())
+  // Typed arrays and one sort instead of a Set per VSID: this runs on every load of a 100k-record table.
+  const paKeys: number[] = []
+  const l2PaKeys: number[] = []
+  /** "vsid:macHi:macLo" of L2Only records; empty (and cheap) in the usual table without any. */
+  const l2Macs = new Set<string>()
+  let paSpan = 1
+  for (let r = 0; r < recordVsid.length; r++) if (recordPa[r] >= paSpan) paSpan = recordPa[r] + 1
   for (let r = 0; r < recordVsid.length; r++) {
     const v = recordVsid[r]
-    if (recordType[r] === RecordType.L2_ONLY) l2Macs[v].add(input.recordMacHi[r] + ':' + input.recordMacLo[r])
+    const l2Only = recordType[r] === RecordType.L2_ONLY
+    if (l2Only) l2Macs.add(v + ':' + input.recordMacHi[r] + ':' + input.recordMacLo[r])
     if (recordGateway[r] !== NONE || recordRule[r] !== Translation.ENCAP || paLocal[recordPa[r]] === 1) continue
-    pas[v].add(recordPa[r])
-    if (recordType[r] === RecordType.L2_ONLY) l2Pas[v].add(recordPa[r])
+    paKeys.push(v * paSpan + recordPa[r])
+    if (l2Only) l2PaKeys.push(v * paSpan + recordPa[r])
   }
   const byMac = new WordMapBuilder(3, recordVsid.length)
   for (let r = 0; r < recordVsid.length; r++) {
@@ -61,25 +66,35 @@ export function buildFloodLists(input: FloodInput): FloodLists {
     // Rows are sorted (IPv4 CAs first): the first add of a key stays.
     byMac.add3(recordVsid[r], input.recordMacHi[r] | 0, input.recordMacLo[r] | 0, r)
   }
-  const ports: number[][] = Array.from({length: vsidCount}, () => [])
-  const l2Ports: number[][] = Array.from({length: vsidCount}, () => [])
+  const [paStart, paList] = pairLists(paKeys, paSpan, vsidCount)
+  const [l2PaStart, l2PaList] = pairLists(l2PaKeys, paSpan, vsidCount)
+  const portKeys: number[] = []
+  const l2PortKeys: number[] = []
   for (let p = 0; p < portVsid.length; p++) {
     const v = portVsid[p]
     if (v === NONE) continue
-    ports[v].push(p)
-    if (l2Macs[v].has(input.portMacHi[p] + ':' + input.portMacLo[p])) l2Ports[v].push(p)
+    portKeys.push(v * portVsid.length + p)
+    if (l2Macs.size > 0 && l2Macs.has(v + ':' + input.portMacHi[p] + ':' + input.portMacLo[p])) l2PortKeys.push(v * portVsid.length + p)
   }
-  const [paStart, paList] = csr(pas.map((s) => [...s].sort((a, b) => a - b)))
-  const [l2PaStart, l2PaList] = csr(l2Pas.map((s) => [...s].sort((a, b) => a - b)))
-  const [portStart, portList] = csr(ports)
-  const [l2PortStart, l2PortList] = csr(l2Ports)
+  const [portStart, portList] = pairLists(portKeys, portVsid.length, vsidCount)
+  const [l2PortStart, l2PortList] = pairLists(l2PortKeys, portVsid.length, vsidCount)
   return {paStart, pas: paList, l2PaStart, l2Pas: l2PaList, portStart, ports: portList, l2PortStart, l2Ports: l2PortList, recordByMac: byMac.build()}
 }
 
-function csr(lists: number[][]): [Int32Array, Int32Array] {
-  const start = new Int32Array(lists.length + 1)
-  for (let i = 0; i < lists.length; i++) start[i + 1] = start[i] + lists[i].length
-  const out = new Int32Array(start[lists.length])
-  for (let i = 0; i < lists.length; i++) out.set(lists[i], start[i])
-  return [start, out]
+/**
+ * CSR lists from keys `vsid * span + value`: the distinct values of VSID v, ascending, are
+ * list[start[v] .. start[v + 1]).
+ */
+function pairLists(keys: number[], span: number, vsidCount: number): [Int32Array, Int32Array] {
+  const sorted = Float64Array.from(keys).sort()
+  const start = new Int32Array(vsidCount + 1)
+  const values: number[] = []
+  for (let i = 0; i < sorted.length; i++) {
+    if (i > 0 && sorted[i] === sorted[i - 1]) continue
+    const v = Math.floor(sorted[i] / span)
+    start[v + 1]++
+    values.push(sorted[i] - v * span)
+  }
+  for (let v = 0; v < vsidCount; v++) start[v + 1] += start[v]
+  return [start, Int32Array.from(values)]
 }
