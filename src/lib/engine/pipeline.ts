@@ -233,8 +233,6 @@ export class Pipeline {
    * trace and next-hop queries keep the default, a 1500-byte physical link.
    */
   readonly underlayMtu = Int32Array.of(DEFAULT_LINK_MTU - Ipv4.HEADER_LEN, DEFAULT_LINK_MTU - Ipv6.HEADER_LEN)
-  /** Set by the engine while it decides a GSO super-frame: that is segmented to fit later, never refused. */
-  superFrame = false
   /** IP_REWRITE: PA row -> its TranslationMethodNat record (nat.ts), for the table it was built from. */
   private natTable: ForwardingTable | null = null
   private natByPa: Int32Array = new Int32Array(0)
@@ -1093,7 +1091,7 @@ export class Pipeline {
   private fits(t: ForwardingTable, v: Verdict): boolean {
     const limit = this.underlayMtu[t.pas.family[v.pa] === 6 ? 1 : 0]
     v.mtu = limit - NVGRE_HEADER_LEN - Eth.HEADER_LEN
-    return this.superFrame || v.frameEnd - v.frameOff + NVGRE_HEADER_LEN <= limit
+    return v.frameEnd - v.frameOff + NVGRE_HEADER_LEN <= limit
   }
 
   /**

@@ -85,15 +85,6 @@ describe('MTU: the decision (1500-byte physical links by default)', () => {
     expect(decide(big4(green1.mac, VMS.green2.mac, '10.7.0.5', '10.7.0.7', 1439), green1.iface)).toMatchObject({action: 'reply', reply: 'packet-too-big', mtu: 1438})
     expect(decide(big4(green1.mac, VMS.green2.mac, '10.7.0.5', '10.7.0.7', 1438), green1.iface)).toMatchObject({action: 'encap', mtu: 1438})
   })
-
-  it('a GSO super-frame is never refused: the engine segments it later', () => {
-    pipeline.superFrame = true
-    try {
-      expect(decide(big4(blue1.mac, VMS.blue2.mac, '10.0.0.5', '10.0.0.7', 9000)).action).toBe('encap')
-    } finally {
-      pipeline.superFrame = false
-    }
-  })
 })
 
 interface Host {
