@@ -3,7 +3,6 @@
 // the engines. The topology is the demo's (src/lib/demo/topology.ts); only the stores are filled by apply.
 // Needs root; namespaces are hnvt-a7-<pid>-* and afterAll removes them, also on failure. Provider addresses
 // come from 198.51.100.0/24; tenant addresses exist only inside the VM namespaces.
-import {execFileSync} from 'node:child_process'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -14,6 +13,7 @@ import {Topology, ping, type TopologySpec} from '../../src/lib/demo/topology.js'
 import {ModelService} from '../../src/lib/model/service.js'
 import {splitList} from '../../src/lib/model/addresses.js'
 import {PolicyStore} from '../../src/lib/policy/store.js'
+import {namespacesLeft, requireTools} from '../support/netns.js'
 
 const isRoot = process.getuid?.() === 0
 if (!isRoot) console.warn('test/integration/apply.test.ts: skipped, needs root (network namespaces, TAPs, raw GRE sockets)')
@@ -47,13 +47,7 @@ describe.skipIf(!isRoot)('hnv apply into two host stores brings up VMs that ping
   const text = readFileSync(FILE, 'utf8')
 
   beforeAll(async () => {
-    for (const tool of ['ip', 'ping']) {
-      try {
-        execFileSync('sh', ['-c', `command -v ${tool}`], {stdio: 'ignore'})
-      } catch {
-        throw new Error(`${tool} is not installed (apt-get install iproute2 iputils-ping)`)
-      }
-    }
+    requireTools(['ip', 'ping'], 'apt-get install iproute2 iputils-ping')
     topology = Topology.plan(await specOf(text), `hnvt-a7-${process.pid}`)
     await topology.up({
       fillStore: (host) => {
@@ -65,7 +59,7 @@ describe.skipIf(!isRoot)('hnv apply into two host stores brings up VMs that ping
 
   afterAll(async () => {
     const problems = topology ? await topology.down() : []
-    const left = execFileSync('ip', ['netns', 'list'], {encoding: 'utf8'}).split('\n').filter((l) => l.startsWith(`hnvt-a7-${process.pid}`))
+    const left = namespacesLeft(`hnvt-a7-${process.pid}`)
     expect([...problems, ...left]).toEqual([])
   })
 

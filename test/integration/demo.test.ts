@@ -5,12 +5,13 @@ import {once} from 'node:events'
 import {describe, expect, it} from 'vitest'
 import {BIN} from '../support/cli.js'
 import {removeKept} from '../../src/lib/demo/topology.js'
+import {namespacesLeft} from '../support/netns.js'
 
 const isRoot = process.getuid?.() === 0
 if (!isRoot) console.warn('test/integration/demo.test.ts: skipped, needs root (network namespaces, TAPs, raw GRE sockets)')
 
 function leftovers(prefix: string): string[] {
-  const namespaces = execFileSync('ip', ['netns', 'list'], {encoding: 'utf8'}).split('\n').filter((line) => line.startsWith(prefix))
+  const namespaces = namespacesLeft(prefix)
   const engines = execFileSync('ps', ['-eo', 'args'], {encoding: 'utf8'}).split('\n').filter((line) => line.includes(`/${prefix}`) && line.includes('engine start'))
   return [...namespaces, ...engines]
 }

@@ -10,6 +10,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {BIN, hnvProcess, tempDir} from '../support/cli.js'
 import {BLUE_RDID, RED_RDID, Topology, ping, type HostState, type TopologySpec} from '../../src/lib/demo/topology.js'
 import type {Trace} from '../../src/lib/engine/explain.js'
+import {inEchos, inNs, namespacesLeft, requireTools} from '../support/netns.js'
 
 const isRoot = process.getuid?.() === 0
 if (!isRoot) console.warn('test/integration/diagnostics.test.ts: skipped, needs root (network namespaces, TAPs, raw GRE sockets)')
@@ -35,16 +36,6 @@ const SPEC: TopologySpec = {
   metrics: '127.0.0.1:9464',
 }
 const METRICS_PARSER = fileURLToPath(new URL('../fixtures/metrics/parse.py', import.meta.url))
-
-function inNs(ns: string, ...args: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', ns, ...args], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
-}
-
-/** The kernel's count of ICMP echo requests received in a namespace. */
-function inEchos(ns: string): number {
-  const lines = inNs(ns, 'cat', '/proc/net/snmp').split('\n').filter((line) => line.startsWith('Icmp:'))
-  return Number(lines[1].split(/\s+/)[lines[0].split(/\s+/).indexOf('InEchos')])
-}
 
 /** `hnv ...` as a separate process, to completion, with a shell pipeline after it when given. */
 function pipeline(store: string, args: string[], after: string): Promise<{stdout: string; stderr: string; code: number}> {
@@ -75,20 +66,14 @@ describe.skipIf(!isRoot)('trace, next hop and capture against running engines (n
   const path = (t: Trace) => t.Steps.slice(1).map((s) => `${s.Host} ${s.Stage} ${s.Action}${s.Drop ? ' ' + s.Drop.Reason : ''}`)
 
   beforeAll(async () => {
-    for (const tool of ['ip', 'ping', 'tshark']) {
-      try {
-        execFileSync('sh', ['-c', `command -v ${tool}`], {stdio: 'ignore'})
-      } catch {
-        throw new Error(`${tool} is not installed (apt-get install iproute2 iputils-ping tshark)`)
-      }
-    }
+    requireTools(['ip', 'ping', 'tshark'], 'apt-get install iproute2 iputils-ping tshark')
     await topology.up()
   })
 
   afterAll(async () => {
     dir.remove()
     const problems = await topology.down()
-    const left = execFileSync('ip', ['netns', 'list'], {encoding: 'utf8'}).split('\n').filter((l) => l.startsWith(topology.prefix))
+    const left = namespacesLeft(topology.prefix)
     expect([...problems, ...left]).toEqual([])
   })
 

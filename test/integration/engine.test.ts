@@ -15,6 +15,7 @@ import {BIN, hnvProcess} from '../support/cli.js'
 import {PolicyStore} from '../../src/lib/policy/store.js'
 import {BLUE_RDID, RED_RDID, Topology, ping, type HostState, type TopologySpec} from '../../src/lib/demo/topology.js'
 import type {RuntimeStatus} from '../../src/lib/control/protocol.js'
+import {inEchos, inNs, namespacesLeft, requireTools} from '../support/netns.js'
 
 const isRoot = process.getuid?.() === 0
 if (!isRoot) console.warn('test/integration/engine.test.ts: skipped, needs root (network namespaces, TAPs, raw GRE sockets)')
@@ -41,20 +42,9 @@ const SPEC: TopologySpec = {
   ],
 }
 
-function inNs(ns: string, ...args: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', ns, ...args], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
-}
-
 /** A scapy fixture run by Debian's python3 inside a namespace. */
 function scapy(ns: string, script: string, args: object): unknown {
   return JSON.parse(inNs(ns, PYTHON, join(FIXTURES, script), JSON.stringify(args)))
-}
-
-/** The kernel's count of ICMP echo requests received in a namespace (/proc/net/snmp is per namespace). */
-function inEchos(ns: string): number {
-  const lines = inNs(ns, 'cat', '/proc/net/snmp').split('\n').filter((line) => line.startsWith('Icmp:'))
-  const names = lines[0].split(/\s+/)
-  return Number(lines[1].split(/\s+/)[names.indexOf('InEchos')])
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
@@ -94,19 +84,13 @@ describe.skipIf(!isRoot)('the engine in network namespaces (needs root)', () => 
   }
 
   beforeAll(async () => {
-    for (const tool of ['ip', 'ping', 'tcpdump', 'tshark', PYTHON]) {
-      try {
-        execFileSync('sh', ['-c', `command -v ${tool}`], {stdio: 'ignore'})
-      } catch {
-        throw new Error(`${tool} is not installed (apt-get install iproute2 iputils-ping tcpdump tshark python3-scapy)`)
-      }
-    }
+    requireTools(['ip', 'ping', 'tcpdump', 'tshark', PYTHON], 'apt-get install iproute2 iputils-ping tcpdump tshark python3-scapy')
     await topology.up()
   })
 
   afterAll(async () => {
     const problems = await topology.down()
-    const left = execFileSync('ip', ['netns', 'list'], {encoding: 'utf8'}).split('\n').filter((l) => l.startsWith(topology.prefix))
+    const left = namespacesLeft(topology.prefix)
     expect([...problems, ...left]).toEqual([])
   })
 

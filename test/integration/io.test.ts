@@ -12,6 +12,7 @@ import {parseIp} from '../../src/lib/net/ip.js'
 import {IoStat, type PacketBatch, type RxBatch} from '../../src/lib/engine/ports.js'
 import {TapPort} from '../../src/lib/engine/io/tap-port.js'
 import {addressText, nvgrePacket} from './fixtures/util.js'
+import {inNs, requireTools} from '../support/netns.js'
 
 const isRoot = process.getuid?.() === 0
 if (!isRoot) console.warn('test/integration/io.test.ts: skipped, needs root (network namespaces, TAPs, raw sockets)')
@@ -36,10 +37,6 @@ const NEIGHBOUR_MAC = Buffer.from('00005e005302', 'hex') // RFC 7042 documentati
 
 function ip(...args: string[]): string {
   return execFileSync('ip', args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
-}
-
-function inNs(ns: string, ...args: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', ns, ...args], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
 }
 
 function tryRun(fn: () => unknown): void {
@@ -106,13 +103,7 @@ describe.skipIf(!isRoot)('native I/O against the kernel (needs root: namespaces,
 
   beforeAll(() => {
     // Fail with the reason, not with an exec error deep inside a test.
-    for (const tool of ['ping', 'ip']) {
-      try {
-        execFileSync('sh', ['-c', `command -v ${tool}`], {stdio: 'ignore'})
-      } catch {
-        throw new Error(`${tool} is not installed (apt-get install ${tool === 'ping' ? 'iputils-ping' : 'iproute2'})`)
-      }
-    }
+    requireTools(['ping', 'ip'], 'apt-get install iputils-ping iproute2')
     for (const ns of ALL_NS) ip('netns', 'add', ns)
     ip('link', 'add', VETH_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', VETH_B, 'netns', NS_B)
     for (const [ns, dev, v4, v6] of [

@@ -4,7 +4,6 @@
 // -Type Dynamic) and ages out once unused. Two hosts in network namespaces built by Topology, engines started
 // with --dynamic-age 8. Needs root; every name starts with hnvt-l5-<pid> and afterAll removes everything,
 // also on failure. Physical addresses from 198.51.100.0/24; tenant addresses only inside VM namespaces.
-import {execFileSync} from 'node:child_process'
 import {chmodSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
@@ -13,6 +12,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {hnvProcess} from '../support/cli.js'
 import {BLUE_RDID, RED_RDID, Topology, type HostState, type TopologySpec} from '../../src/lib/demo/topology.js'
 import type {RuntimeStatus} from '../../src/lib/control/protocol.js'
+import {inNs, inNsOutput, namespacesLeft, requireTools} from '../support/netns.js'
 
 const isRoot = process.getuid?.() === 0
 if (!isRoot) console.warn('test/integration/learning.test.ts: skipped, needs root (network namespaces, TAPs, raw GRE sockets)')
@@ -44,20 +44,6 @@ const SPEC: TopologySpec = {
   dynamicAge: DYNAMIC_AGE_S,
 }
 
-function inNs(ns: string, ...args: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', ns, ...args], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
-}
-
-/** A command's stdout and stderr together, whatever its exit code. */
-function output(ns: string, ...args: string[]): string {
-  try {
-    return inNs(ns, ...args)
-  } catch (error) {
-    const e = error as {stdout?: string; stderr?: string}
-    return (e.stdout ?? '') + (e.stderr ?? '')
-  }
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe.skipIf(!isRoot)('learning, replication and DHCP in network namespaces (needs root)', () => {
@@ -72,19 +58,13 @@ describe.skipIf(!isRoot)('learning, replication and DHCP in network namespaces (
   const txOf = (s: RuntimeStatus, port: string) => s.ports.find((p) => p.name === port)?.txPackets ?? -1
 
   beforeAll(async () => {
-    for (const tool of ['ip', 'ping', 'udhcpc']) {
-      try {
-        execFileSync('sh', ['-c', `command -v ${tool}`], {stdio: 'ignore'})
-      } catch {
-        throw new Error(`${tool} is not installed (apt-get install iproute2 iputils-ping udhcpc)`)
-      }
-    }
+    requireTools(['ip', 'ping', 'udhcpc'], 'apt-get install iproute2 iputils-ping udhcpc')
     await topology.up()
   }, 60_000)
 
   afterAll(async () => {
     const problems = await topology.down()
-    const left = execFileSync('ip', ['netns', 'list'], {encoding: 'utf8'}).split('\n').filter((l) => l.startsWith(PREFIX))
+    const left = namespacesLeft(PREFIX)
     expect([...problems, ...left]).toEqual([])
   })
 
@@ -106,19 +86,19 @@ describe.skipIf(!isRoot)('learning, replication and DHCP in network namespaces (
       '',
     ].join('\n'))
     chmodSync(script, 0o755)
-    const out = output(vm.ns, 'udhcpc', '-f', '-q', '-n', '-t', '5', '-T', '1', '-i', vm.tap, '-s', script)
+    const out = inNsOutput(vm.ns, 'udhcpc', '-f', '-q', '-n', '-t', '5', '-T', '1', '-i', vm.tap, '-s', script)
     expect(readFileSync(log, 'utf8'), out).toMatch(/bound ip=10\.0\.0\.13 mask=24 router=10\.0\.0\.1 serverid=10\.0\.0\.1 lease=3600/)
     expect(inNs(vm.ns, 'ip', '-4', '-o', 'addr', 'show', 'dev', vm.tap)).toMatch(/inet 10\.0\.0\.13\/24/)
     expect(inNs(vm.ns, 'ip', '-4', 'route', 'show', 'default')).toMatch(/default via 10\.0\.0\.1/)
     // With the address it got, it reaches Blue1 on the other host.
-    expect(output(vm.ns, 'ping', '-n', '-c', '2', '-i', '0.3', '-W', '2', '10.0.0.5')).toMatch(/2 received/)
+    expect(inNsOutput(vm.ns, 'ping', '-n', '-c', '2', '-i', '0.3', '-W', '2', '10.0.0.5')).toMatch(/2 received/)
   })
 
   it('a broadcast ping reaches every VM of the VSID, on both hosts, and none of another', async () => {
     for (const name of ['Blue6', 'Blue2', 'BlueD', 'BlueL2', 'Red1', 'Red2']) inNs(topology.vm(name).ns, 'sysctl', '-qw', 'net.ipv4.icmp_echo_ignore_broadcasts=0')
     const host2 = topology.host('host2')
     const [before1, before2] = [await status(host1), await status(host2)]
-    const out = output(topology.vm('Blue1').ns, 'ping', '-n', '-b', '-c', '3', '-i', '0.5', '-w', '4', '10.0.0.255')
+    const out = inNsOutput(topology.vm('Blue1').ns, 'ping', '-n', '-b', '-c', '3', '-i', '0.5', '-w', '4', '10.0.0.255')
     const responders = new Set([...out.matchAll(/bytes from ([\d.]+)/g)].map((m) => m[1]))
     expect([...responders].sort(), out).toEqual(['10.0.0.13', L2_CA, '10.0.0.6', '10.0.0.7'].sort())
     const [after1, after2] = [await status(host1), await status(host2)]
@@ -136,14 +116,14 @@ describe.skipIf(!isRoot)('learning, replication and DHCP in network namespaces (
     expect(dynamicRecords(host1)).toEqual([])
     // Blue1's ARP for 10.0.0.50 goes to host2's L2Only VM; its reply teaches host1 the address. The first
     // echo requests may go before the learned record is in host1's table (a tick, then a reload).
-    const out = output(blue1, 'ping', '-n', '-c', '6', '-i', '0.4', '-W', '2', L2_CA)
+    const out = inNsOutput(blue1, 'ping', '-n', '-c', '6', '-i', '0.4', '-W', '2', L2_CA)
     expect(out).toMatch(/[1-6] received/)
     expect(inNs(blue1, 'ip', 'neigh', 'show', L2_CA)).toMatch(/lladdr 06:06:00:00:00:32/)
     const why = out + readFileSync(host1.log, 'utf8').slice(-1000)
     expect(dynamicRecords(host1), why).toMatchObject([{CustomerAddress: L2_CA, VirtualSubnetID: 5001, MACAddress: '060600000032', ProviderAddress: '198.51.100.22', Type: 'Dynamic', Rule: 'TranslationMethodEncap'}])
     expect((await status(host1)).learning).toMatchObject({dynamicAgeSeconds: DYNAMIC_AGE_S, learned: 1})
     // Now every echo request is forwarded by the record.
-    expect(output(blue1, 'ping', '-n', '-c', '3', '-i', '0.3', '-W', '2', L2_CA)).toMatch(/3 received/)
+    expect(inNsOutput(blue1, 'ping', '-n', '-c', '3', '-i', '0.3', '-W', '2', L2_CA)).toMatch(/3 received/)
     // While used it stays (the pings above, and the kernel's unicast ARP probes confirming the neighbor
     // afterwards, which the host answers from it); unused for the age, it goes.
     const deadline = Date.now() + 30_000
@@ -154,10 +134,10 @@ describe.skipIf(!isRoot)('learning, replication and DHCP in network namespaces (
 
   it('IPv6: the L2Only VM\'s address is learned from its neighbor advertisement, and ages out', async () => {
     const blue1 = topology.vm('Blue1').ns
-    const out = output(blue1, 'ping', '-6', '-n', '-c', '6', '-i', '0.4', '-W', '2', L2_CA6)
+    const out = inNsOutput(blue1, 'ping', '-6', '-n', '-c', '6', '-i', '0.4', '-W', '2', L2_CA6)
     expect(out).toMatch(/[1-6] received/)
     expect(dynamicRecords(host1)).toMatchObject([{CustomerAddress: L2_CA6, VirtualSubnetID: 5001, MACAddress: '060600000032', ProviderAddress: '198.51.100.22', Type: 'Dynamic'}])
-    expect(output(blue1, 'ping', '-6', '-n', '-c', '3', '-i', '0.3', '-W', '2', L2_CA6)).toMatch(/3 received/)
+    expect(inNsOutput(blue1, 'ping', '-6', '-n', '-c', '3', '-i', '0.3', '-W', '2', L2_CA6)).toMatch(/3 received/)
     const deadline = Date.now() + 30_000
     while (dynamicRecords(host1).length > 0 && Date.now() < deadline) await sleep(500)
     expect(dynamicRecords(host1)).toEqual([])

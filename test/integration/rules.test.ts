@@ -11,6 +11,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {BIN, hnvProcess} from '../support/cli.js'
 import {BLUE_RDID, Topology, ping, type HostState, type TopologySpec} from '../../src/lib/demo/topology.js'
 import type {RuntimeStatus} from '../../src/lib/control/protocol.js'
+import {inNs, inNsOutput, namespacesLeft, requireTools} from '../support/netns.js'
 
 const isRoot = process.getuid?.() === 0
 if (!isRoot) console.warn('test/integration/rules.test.ts: skipped, needs root (network namespaces, TAPs, raw GRE sockets)')
@@ -38,10 +39,6 @@ const SPEC: TopologySpec = {
   tapMtu: 1500,
 }
 
-function inNs(ns: string, ...args: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', ns, ...args], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
-}
-
 /** A process's stdout and stderr, when it exits (any exit code). */
 function spawnText(file: string, args: string[]): Promise<string> {
   return new Promise((resolve) => {
@@ -52,16 +49,6 @@ function spawnText(file: string, args: string[]): Promise<string> {
     child.on('close', () => resolve(text))
     child.on('error', (error) => resolve(text + String(error)))
   })
-}
-
-/** A command's stdout and stderr together, whatever its exit code. */
-function output(ns: string, ...args: string[]): string {
-  try {
-    return inNs(ns, ...args)
-  } catch (error) {
-    const e = error as {stdout?: string; stderr?: string}
-    return (e.stdout ?? '') + (e.stderr ?? '')
-  }
 }
 
 describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root)', () => {
@@ -86,13 +73,7 @@ describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root
   }
 
   beforeAll(async () => {
-    for (const tool of ['ip', 'ping', 'tracepath', 'tcpdump', 'iperf3']) {
-      try {
-        execFileSync('sh', ['-c', `command -v ${tool}`], {stdio: 'ignore'})
-      } catch {
-        throw new Error(`${tool} is not installed (apt-get install iproute2 iputils-ping iputils-tracepath tcpdump iperf3)`)
-      }
-    }
+    requireTools(['ip', 'ping', 'tracepath', 'tcpdump', 'iperf3'], 'apt-get install iproute2 iputils-ping iputils-tracepath tcpdump iperf3')
     await topology.up()
   }, 60_000)
 
@@ -103,7 +84,7 @@ describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root
       // never made, or already gone
     }
     const problems = await topology.down()
-    const left = execFileSync('ip', ['netns', 'list'], {encoding: 'utf8'}).split('\n').filter((l) => l.startsWith(PREFIX))
+    const left = namespacesLeft(PREFIX)
     expect([...problems, ...left]).toEqual([])
   })
 
@@ -116,7 +97,7 @@ describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root
     it('a 1500-byte ping with DF gets fragmentation-needed with MTU 1458 from the gateway', async () => {
       const blue1 = topology.vm('Blue1').ns
       const before = await status(host1)
-      const out = output(blue1, 'ping', '-n', '-M', 'do', '-s', '1472', '-c', '2', '-i', '0.3', '-W', '1', '10.0.0.7')
+      const out = inNsOutput(blue1, 'ping', '-n', '-M', 'do', '-s', '1472', '-c', '2', '-i', '0.3', '-W', '1', '10.0.0.7')
       // The first attempt comes back as "Frag needed and DF set (mtu = 1458)" from 10.0.0.1; then the
       // kernel knows the path MTU and refuses locally ("message too long, mtu=1458").
       expect(out).toMatch(/mtu ?= ?1458/)
@@ -127,29 +108,29 @@ describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root
       // The route cache in the VM learned it: the path MTU to Blue2 is now 1458.
       expect(inNs(blue1, 'ip', 'route', 'get', '10.0.0.7')).toMatch(/mtu 1458/)
       // And what fits goes through: 1430 + 8 + 20 = 1458.
-      expect(output(blue1, 'ping', '-n', '-M', 'do', '-s', '1430', '-c', '2', '-i', '0.3', '-W', '2', '10.0.0.7')).toMatch(/2 received/)
+      expect(inNsOutput(blue1, 'ping', '-n', '-M', 'do', '-s', '1430', '-c', '2', '-i', '0.3', '-W', '2', '10.0.0.7')).toMatch(/2 received/)
     })
 
     it('a 1500-byte ping without DF goes through: the outer packet is fragmented and reassembled', async () => {
       const blue3 = topology.vm('Blue3').ns
       // From host2's Blue3 to host1's Blue1 (a fresh path, routed between subnets).
-      expect(output(blue3, 'ping', '-n', '-M', 'dont', '-s', '1472', '-c', '3', '-i', '0.3', '-W', '2', '10.0.0.5')).toMatch(/3 received/)
+      expect(inNsOutput(blue3, 'ping', '-n', '-M', 'dont', '-s', '1472', '-c', '3', '-i', '0.3', '-W', '2', '10.0.0.5')).toMatch(/3 received/)
     })
 
     it('tracepath finds the path MTU, 1458, from the gateway', () => {
       // Blue2 (host2) to Blue1 (host1) across the underlay, routed through the distributed router.
-      const out = output(topology.vm('Blue3').ns, 'tracepath', '-n', '-m', '3', '10.0.0.5')
+      const out = inNsOutput(topology.vm('Blue3').ns, 'tracepath', '-n', '-m', '3', '10.0.0.5')
       expect(out, out).toMatch(/10\.0\.1\.1 .*pmtu 1458/)
       expect(out, out).toMatch(/Resume: pmtu 1458/)
     })
 
     it('IPv6: a 1500-byte ping gets packet-too-big with MTU 1458', () => {
       const blue1 = topology.vm('Blue1').ns
-      const out = output(blue1, 'ping', '-6', '-n', '-s', '1452', '-c', '2', '-i', '0.3', '-W', '1', '2001:db8:f5::7')
+      const out = inNsOutput(blue1, 'ping', '-6', '-n', '-s', '1452', '-c', '2', '-i', '0.3', '-W', '1', '2001:db8:f5::7')
       expect(out).toMatch(/mtu ?= ?1458/i)
       expect(inNs(blue1, 'ip', '-6', 'route', 'get', '2001:db8:f5::7')).toMatch(/mtu 1458/)
       // IPv6 senders fragment themselves once they know: the same ping now arrives in two fragments.
-      expect(output(blue1, 'ping', '-6', '-n', '-s', '1452', '-c', '2', '-i', '0.3', '-W', '2', '2001:db8:f5::7')).toMatch(/2 received/)
+      expect(inNsOutput(blue1, 'ping', '-6', '-n', '-s', '1452', '-c', '2', '-i', '0.3', '-W', '2', '2001:db8:f5::7')).toMatch(/2 received/)
     })
 
     it('keeps ordinary traffic flowing: 3 pings Blue1 -> Blue2', async () => {
@@ -170,7 +151,7 @@ describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root
       const server = spawnText('ip', ['netns', 'exec', blue2, 'timeout', '20', 'iperf3', '-s', '-1', '-p', '5201'])
       await new Promise((resolve) => setTimeout(resolve, 700))
       const before = (await status(host1)).drops['too-big']
-      const client = JSON.parse(output(blue1, 'iperf3', '-c', '10.0.0.7', '-p', '5201', '-n', '4M', '-J'))
+      const client = JSON.parse(inNsOutput(blue1, 'iperf3', '-c', '10.0.0.7', '-p', '5201', '-n', '4M', '-J'))
       expect(client.error, JSON.stringify(client.error)).toBeUndefined()
       // All of it sent and acknowledged (iperf3's sum_received is the server's count when the client stops).
       expect(client.end.sum_sent.bytes).toBe(4 * 1024 * 1024)
@@ -232,7 +213,7 @@ describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root
       expect((await ping(topology.vm('Blue2').ns, OUTSIDE, {count: 3})).received).toBe(3)
       expect((await status(host1)).drops['unknown-source-ca']).toBe(before)
       // The outside saw the tenant's addresses: the gateway forwards, it does not translate.
-      expect(output(outside, 'ip', 'neigh', 'show', 'dev', 'ext0')).toContain('203.0.113.1')
+      expect(inNsOutput(outside, 'ip', 'neigh', 'show', 'dev', 'ext0')).toContain('203.0.113.1')
     })
 
     it("refuses other VMs' packets with a source they do not own", async () => {
@@ -240,7 +221,7 @@ describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root
       const blue1 = topology.vm('Blue1').ns
       inNs(blue1, 'ip', 'addr', 'add', '203.0.113.77/32', 'dev', 'hnv-blue1')
       try {
-        output(blue1, 'ping', '-n', '-I', '203.0.113.77', '-c', '2', '-i', '0.2', '-W', '1', '10.0.0.7')
+        inNsOutput(blue1, 'ping', '-n', '-I', '203.0.113.77', '-c', '2', '-i', '0.2', '-W', '1', '10.0.0.7')
       } finally {
         inNs(blue1, 'ip', 'addr', 'del', '203.0.113.77/32', 'dev', 'hnv-blue1')
       }
@@ -271,7 +252,7 @@ describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root
 
     it('Blue1 (10.0.0.5, host1) reaches Blue3 (10.0.1.5, host2) through the router VM: it forwards both ways, 3 routed hops', async () => {
       const before = forwarded()
-      const out = output(topology.vm('Blue1').ns, 'ping', '-n', '-c', '3', '-i', '0.2', '-W', '2', '10.0.1.5')
+      const out = inNsOutput(topology.vm('Blue1').ns, 'ping', '-n', '-c', '3', '-i', '0.2', '-W', '2', '10.0.1.5')
       expect(out).toMatch(/3 received/)
       // Blue3's reply: TTL 64 - 1 (into the router's subnet) - 1 (the router VM) - 1 (into Blue1's subnet).
       expect(out).toMatch(/ttl=61/)
@@ -281,7 +262,7 @@ describe.skipIf(!isRoot)('HNV forwarding rules in network namespaces (needs root
     it('with the setting off again, the distributed router routes directly: one hop, the router VM sees nothing', async () => {
       await setExternal(false)
       const before = forwarded()
-      const out = output(topology.vm('Blue1').ns, 'ping', '-n', '-c', '3', '-i', '0.2', '-W', '2', '10.0.1.5')
+      const out = inNsOutput(topology.vm('Blue1').ns, 'ping', '-n', '-c', '3', '-i', '0.2', '-W', '2', '10.0.1.5')
       expect(out).toMatch(/3 received/)
       expect(out).toMatch(/ttl=63/)
       expect(forwarded()).toBe(before)
