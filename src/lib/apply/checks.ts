@@ -4,7 +4,7 @@
 import {isUnspecified, parseIp} from '../net/ip.js'
 import type {Host, StaticIPAddressPool, VM, VMSubnet} from '../model/types.js'
 import {PolicyError} from '../cli/errors.js'
-import {GATEWAY_RECORD_PA} from '../demo/topology.js'
+import {GATEWAY_RECORD_PA} from '../policy/gateway.js'
 import type {ModelService} from '../model/service.js'
 import {KINDS} from '../policy/kinds.js'
 import type {KindSpec, PolicyObject} from '../policy/types.js'

@@ -18,6 +18,7 @@ import {parseIp, parsePrefix} from '../net/ip.js'
 import {macToColon} from '../net/mac.js'
 import {PolicyService, type PolicyDocument} from '../policy/service.js'
 import {PolicyStore} from '../policy/store.js'
+import {GATEWAY_MAC, GATEWAY_RECORD_PA, gatewayOf} from '../policy/gateway.js'
 import type {RuntimeStatus} from '../control/protocol.js'
 
 const BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
@@ -25,10 +26,6 @@ const BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
 /** Blue and Red of reference/hnv.md §6. */
 export const BLUE_RDID = '{11111111-2222-3333-4444-000000005001}'
 export const RED_RDID = '{11111111-2222-3333-4444-000000006001}'
-/** The MAC VMs see for their gateway (.1): the record every published script adds. */
-export const GATEWAY_MAC = '101010101101'
-/** The PA given to gateway records: nothing is ever sent to it (the gateway lives in every host). */
-export const GATEWAY_RECORD_PA = '169.254.254.254'
 
 export interface HostSpec {
   /** Short name: host1. The namespace is <prefix>-<name>. */
@@ -95,17 +92,6 @@ export function classicSpec(): TopologySpec {
       {name: 'Red2', host: 'host2', vsid: 6001, mac: '080800000007', addresses: ['10.0.0.7']},
     ],
   }
-}
-
-/** The first host address of a prefix: the subnet's distributed gateway (reference/hnv.md §1). */
-export function gatewayOf(prefix: string): string {
-  const parsed = parsePrefix(prefix)
-  const bytes = parseIp(parsed.address).bytes.slice()
-  bytes[bytes.length - 1] += 1
-  if (parsed.family === 4) return bytes.join('.')
-  const words: string[] = []
-  for (let i = 0; i < 16; i += 2) words.push(((bytes[i] << 8) | bytes[i + 1]).toString(16))
-  return parseIp(words.join(':')).text
 }
 
 /** A running host: namespace, store, engine. */

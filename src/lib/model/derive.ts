@@ -6,13 +6,13 @@
 //
 // What is derived (for the local host chosen with --host; see README.md):
 // - per subnet prefix: the on-link customer route (NextHop 0.0.0.0 or ::, Metric 255) and the lookup record
-//   of the .1 gateway (GATEWAY_MAC, GATEWAY_RECORD_PA, as src/lib/demo/topology.ts and the examples do);
+//   of the .1 gateway (GATEWAY_MAC, GATEWAY_RECORD_PA, src/lib/policy/gateway.ts, as the demo and the examples do);
 // - per VM address: its lookup record, naming the first provider address of its host;
 // - with a local host: only the VM networks that have a VM on it, its provider addresses, and one VM
 //   network adapter (the engine's TAP) per VM it runs; without one: every VM network, no PA, no adapter.
 import type Database from 'better-sqlite3'
 import {PolicyError} from '../cli/errors.js'
-import {gatewayOf, GATEWAY_MAC, GATEWAY_RECORD_PA} from '../demo/topology.js'
+import {gatewayOf, GATEWAY_MAC, GATEWAY_RECORD_PA} from '../policy/gateway.js'
 import {parsePrefix} from '../net/ip.js'
 import {allocateInterfaceName, customerRoute, lookupRecord, providerAddress, vmNetworkAdapter} from '../policy/kinds.js'
 import {statement} from '../policy/sql.js'

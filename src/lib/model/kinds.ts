@@ -12,7 +12,7 @@ import {isMulticastMac} from '../net/mac.js'
 import {VSID_MAX, VSID_MIN} from '../policy/kinds.js'
 import {statement} from '../policy/sql.js'
 import type {KindSpec, PolicyObject, PropertySpec, RuleContext} from '../policy/types.js'
-import {GATEWAY_MAC} from '../demo/topology.js'
+import {GATEWAY_MAC} from '../policy/gateway.js'
 import {addressText, addressValue, contains, gatewayValue, hostSpan, overlaps, parseSpan, prefixSpan, rangeSpan, spanText, splitList, type Span} from './addresses.js'
 import {ADDRESS_FAMILIES, DEFAULT_MAC_POOL} from './types.js'
 

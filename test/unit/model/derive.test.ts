@@ -3,7 +3,8 @@
 // was derived; hand-made rows are never touched; collisions name both rows; the engine reloads incrementally.
 import {rmSync} from 'node:fs'
 import {afterAll, describe, expect, it} from 'vitest'
-import {classicSpec, GATEWAY_MAC, GATEWAY_RECORD_PA, Topology} from '../../../src/lib/demo/topology.js'
+import {classicSpec, Topology} from '../../../src/lib/demo/topology.js'
+import {GATEWAY_MAC, GATEWAY_RECORD_PA} from '../../../src/lib/policy/gateway.js'
 import {loadForwardingTable, lastLoadKind} from '../../../src/lib/engine/policy-source.js'
 import {compile} from '../../../src/lib/engine/compile.js'
 import {host, vm, vmNetwork, vmSubnet} from '../../../src/lib/model/kinds.js'
