@@ -329,7 +329,10 @@ export class Engine implements TapHost {
     if (this.physical !== null) {
       const label = `physical link ${this.physical.interfaceName}`
       this.physical.start(
-        (batch) => this.physicalBatch(batch),
+        (batch) => {
+          this.physicalBatch(batch)
+          return this.tap !== null
+        },
         (error) => this.onError?.(label, error),
       )
     }
@@ -354,7 +357,10 @@ export class Engine implements TapHost {
     this.underlays.forEach((slot) => {
       const label = `GRE/IPv${slot.underlay.family} underlay`
       slot.underlay.start(
-        (batch) => this.underlayBatch(slot, batch),
+        (batch) => {
+          this.underlayBatch(slot, batch)
+          return this.tap !== null
+        },
         (error) => this.onError?.(label, error),
       )
     })
@@ -408,7 +414,10 @@ export class Engine implements TapHost {
     const s = slot
     try {
       port.start(
-        (batch) => this.portBatch(s, batch),
+        (batch) => {
+          this.portBatch(s, batch)
+          return this.tap !== null
+        },
         (error) => this.onError?.(`port ${port.name}`, error),
       )
     } catch (error) {
@@ -494,6 +503,9 @@ export class Engine implements TapHost {
   }
 
   // ---- per batch ----
+  // Each reader callback returns whether it may have queued asynchronous work (ports.ts start): only an
+  // armed tap does (capture and live trace write to streams); otherwise the wakeup skips the event loop's
+  // tick and microtask queues. Every batch is sent before its callback returns (flush).
 
   private portBatch(slot: PortSlot, batch: RxBatch): void {
     const loaded = this.loaded

@@ -97,9 +97,12 @@ interface Endpoint<Rx extends RxBatch, Tx extends PacketBatch> {
   readonly lastErrno: number
   /**
    * Starts receiving: `onBatch` is called once per wakeup with everything that was ready (up to
-   * batchSize). Receive errors are counted; `onError` hears about them too.
+   * batchSize). Receive errors are counted; `onError` hears about them too. `onBatch` returns false
+   * when it did only synchronous work (no promise, nextTick or stream write): the wakeup then skips
+   * running the tick and microtask queues, which costs microseconds on a cold CPU. Any other return
+   * (undefined included) runs them before the loop goes on, as for any event-loop callback.
    */
-  start(onBatch: (batch: Rx) => void, onError?: ErrorHandler): void
+  start(onBatch: (batch: Rx) => boolean | void, onError?: ErrorHandler): void
   /**
    * Sends packets first..first+count-1 of the batch; returns how many went out. The others were
    * dropped and counted (TX_WOULDBLOCK, TX_ERRORS): nothing is queued.

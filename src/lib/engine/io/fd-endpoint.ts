@@ -66,7 +66,7 @@ export abstract class FdEndpoint<Rx extends RxBatch, Tx extends PacketBatch> {
   protected readonly ring: RxRing
   private readerId = 0
   private closed = false
-  private onBatch: ((batch: Rx) => void) | null = null
+  private onBatch: ((batch: Rx) => boolean | void) | null = null
   private onError: ErrorHandler | undefined
 
   protected constructor(
@@ -87,7 +87,7 @@ export abstract class FdEndpoint<Rx extends RxBatch, Tx extends PacketBatch> {
     return this.ring.headroom
   }
 
-  start(onBatch: (batch: Rx) => void, onError?: ErrorHandler): void {
+  start(onBatch: (batch: Rx) => boolean | void, onError?: ErrorHandler): void {
     if (this.closed) throw new Error(`${this.label} is closed`)
     if (this.readerId !== 0) throw new Error(`${this.label} is already started`)
     this.onBatch = onBatch
@@ -159,18 +159,22 @@ export abstract class FdEndpoint<Rx extends RxBatch, Tx extends PacketBatch> {
     return this.ring.discard(i, count, this.ring.addrs.length / this.ring.slotCount)
   }
 
+  /** False (the addon's "nothing asynchronous was queued") unless an error was reported or onBatch said otherwise. */
   private readonly wake: ReaderCallback = (count, err) => {
+    let synchronous = true
     if (err !== 0) {
       this.stats[IoStat.RX_ERRORS]++
       this.lastErrno = err
       const syscall = this.readerMode === native().constants.READER_READ ? 'read' : 'recvmmsg'
       this.onError?.(errnoError(err, syscall, this.label))
+      synchronous = false
     }
-    if (count === 0 || this.onBatch === null) return
+    if (count === 0 || this.onBatch === null) return synchronous ? false : undefined
     this.stats[IoStat.RX_BATCHES]++
     const kept = this.accept(count)
     this.stats[IoStat.RX_PACKETS] += kept
     this.ring.count = kept
-    if (kept > 0) this.onBatch(this.rxBatch)
+    if (kept > 0 && this.onBatch(this.rxBatch) !== false) synchronous = false
+    return synchronous ? false : undefined
   }
 }

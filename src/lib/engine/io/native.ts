@@ -61,9 +61,11 @@ export interface NativeConstants {
 
 /**
  * Called once per reader wakeup: `count` packets are in slots 0..count-1 (offsets/lengths filled
- * in); `err` is 0, or a negative errno that stopped the drain after those packets.
+ * in); `err` is 0, or a negative errno that stopped the drain after those packets. It is called
+ * outside the event loop's callback bookkeeping: return false when it did only synchronous work;
+ * anything else makes the reader run the nextTick and microtask queues right after it.
  */
-export type ReaderCallback = (count: number, err: number) => void
+export type ReaderCallback = (count: number, err: number) => boolean | void
 
 /** The addon's exports, exactly as native/src/*.cc define them. */
 export interface NativeAddon {
