@@ -557,12 +557,7 @@ export class Pipeline {
     v.l4Off = ip.payloadOffset
     v.protocol = ip.protocol
     const eth = this.eth
-    // DHCP from a -Dhcp adapter (its source is 0.0.0.0 until it has an address): the engine answers.
-    if (ip.protocol === IpProto.UDP && t.ports.dhcp[v.inPort] === 1 && !ip.isFragment && v.l3End - v.l4Off >= Udp.HEADER_LEN &&
-      ((buf[v.l4Off + Udp.DST_PORT] << 8) | buf[v.l4Off + Udp.DST_PORT + 1]) === DHCP_SERVER_PORT &&
-      ((buf[v.l4Off + Udp.SRC_PORT] << 8) | buf[v.l4Off + Udp.SRC_PORT + 1]) === DHCP_CLIENT_PORT) {
-      return this.dhcpFromPort(t, buf, v, srcHi, srcLo)
-    }
+    if (this.toDhcpServer(t, v.inPort, buf)) return this.dhcpFromPort(t, buf, v, srcHi, srcLo)
     if (!this.source4(t, v, ip.src | 0, srcHi, srcLo)) return drop(v, DropReason.SRC_IP_SPOOFED)
     if (eth.dstIsGroup) return this.flood(t, v, FloodKind.ALL)
     const vsid = v.vsid
@@ -571,19 +566,93 @@ export class Pipeline {
     const gateway = t.gateway4(vsid, dst)
     if (gateway !== NONE) return this.gateway4(t, v, gateway)
     const action = this.route4(t, vsid, dst, eth.dstHi, eth.dstLo, ip.ttl, v)
-    if (action === Action.ENCAP) {
-      // Without DF it goes out anyway: the kernel fragments the outer packet and the peer's reassembles.
-      if (ip.dontFrag && !this.fits(t, v)) return this.tooBig(t, v)
-      if (t.ports.mssClamp[v.inPort] === 1) this.clampMss(v, t.pas.family[v.pa])
-      let sport = 0
-      let dport = 0
-      if ((ip.protocol === IpProto.TCP || ip.protocol === IpProto.UDP) && !ip.isFragment && v.l3End - v.l4Off >= L4_PORTS_LEN) {
-        sport = (buf[v.l4Off + Tcp.SRC_PORT] << 8) | buf[v.l4Off + Tcp.SRC_PORT + 1]
-        dport = (buf[v.l4Off + Tcp.DST_PORT] << 8) | buf[v.l4Off + Tcp.DST_PORT + 1]
-      }
-      v.flowId = flowIdOf(flowHashIpv4(ip.src | 0, dst, ip.protocol, sport, dport))
-    }
+    if (action === Action.ENCAP && !this.encap4(t, buf, v)) return this.tooBig(t, v)
     return action
+  }
+
+  /**
+   * DHCP from a -Dhcp adapter (its source is 0.0.0.0 until it has an address), which the engine answers:
+   * UDP from port 68 to 67 in the IPv4 packet this.ip4 is bound to (v.l4Off its payload).
+   */
+  private toDhcpServer(t: ForwardingTable, port: number, buf: Buffer): boolean {
+    const ip = this.ip4
+    const l4 = ip.payloadOffset
+    return ip.protocol === IpProto.UDP && t.ports.dhcp[port] === 1 && !ip.isFragment && ip.end - l4 >= Udp.HEADER_LEN &&
+      ((buf[l4 + Udp.DST_PORT] << 8) | buf[l4 + Udp.DST_PORT + 1]) === DHCP_SERVER_PORT &&
+      ((buf[l4 + Udp.SRC_PORT] << 8) | buf[l4 + Udp.SRC_PORT + 1]) === DHCP_CLIENT_PORT
+  }
+
+  /**
+   * ENCAP's per-packet part for the IPv4 packet this.ip4 is bound to: MTU (false: too big and DF set;
+   * without DF it goes out anyway, the kernel fragments the outer packet and the peer's reassembles),
+   * MSS clamping, the FlowID from the 5-tuple.
+   */
+  private encap4(t: ForwardingTable, buf: Buffer, v: Verdict): boolean {
+    const ip = this.ip4
+    if (ip.dontFrag && !this.fits(t, v)) return false
+    if (t.ports.mssClamp[v.inPort] === 1) this.clampMss(v, t.pas.family[v.pa])
+    let sport = 0
+    let dport = 0
+    if ((ip.protocol === IpProto.TCP || ip.protocol === IpProto.UDP) && !ip.isFragment && v.l3End - v.l4Off >= L4_PORTS_LEN) {
+      sport = (buf[v.l4Off + Tcp.SRC_PORT] << 8) | buf[v.l4Off + Tcp.SRC_PORT + 1]
+      dport = (buf[v.l4Off + Tcp.DST_PORT] << 8) | buf[v.l4Off + Tcp.DST_PORT + 1]
+    }
+    v.flowId = flowIdOf(flowHashIpv4(ip.src | 0, ip.dst | 0, ip.protocol, sport, dport))
+    return true
+  }
+
+  // ---- the per-packet part of a decision whose per-flow part flow-cache.ts kept ----
+
+  /**
+   * An untagged IPv4 frame `buf[off, end)` from port row `port`, whose decision for its flow (ports,
+   * MACs, addresses) FlowCache holds: the checks that depend on the packet itself. False when one of
+   * them decides otherwise than for the flow (malformed, DHCP to the engine, a routed TTL expiring): the
+   * caller runs fromPort. True: `v` holds what fromPort sets from the packet, for the cache to add the
+   * flow's part and, for ENCAP, to call cachedEncap4.
+   */
+  cachedPort4(t: ForwardingTable, port: number, buf: Buffer, off: number, end: number, routed: boolean, v: Verdict): boolean {
+    const ip = this.ip4
+    const l3 = off + Eth.HEADER_LEN
+    if (ip.wrap(buf, l3, end) !== 0 || (routed && ip.ttl <= 1) || this.toDhcpServer(t, port, buf)) return false
+    v.reset(off, end)
+    v.inPort = port
+    v.etherType = EtherType.IPV4
+    v.l3Off = l3
+    v.family = 4
+    v.l3End = ip.end
+    v.l4Off = ip.payloadOffset
+    v.protocol = ip.protocol
+    return true
+  }
+
+  /** ENCAP's per-packet part after cachedPort4 (false: too big, the caller runs fromPort). */
+  cachedEncap4(t: ForwardingTable, buf: Buffer, v: Verdict): boolean {
+    return this.encap4(t, buf, v)
+  }
+
+  /**
+   * An NVGRE packet `buf[off, end)` from the IPv4 underlay carrying an untagged IPv4 frame, whose decision
+   * for its flow (outer addresses, VSID, MACs, inner source) FlowCache holds: the GRE and IP checks. False
+   * when one fails (the caller runs fromUnderlay, which drops it by its reason). True: `v` holds what
+   * fromUnderlay sets from the packet; with the flow's part added, cachedDeliver clamps a SYN's MSS.
+   */
+  cachedUnderlay4(buf: Buffer, off: number, end: number, v: Verdict): boolean {
+    if (this.gre.wrap(buf, off, end) !== 0) return false
+    const inner = this.gre.payloadOffset
+    const l3 = inner + Eth.HEADER_LEN
+    if (this.ip4.wrap(buf, l3, end) !== 0) return false
+    v.reset(off, end)
+    v.frameOff = inner
+    v.outOff = inner
+    v.etherType = EtherType.IPV4
+    v.l3Off = l3
+    v.family = 4
+    return true
+  }
+
+  /** DELIVER from the underlay of outer `family` after cachedUnderlay4: MSS clamping, as in fromUnderlay. */
+  cachedDeliver(t: ForwardingTable, family: number, v: Verdict): void {
+    if (t.ports.mssClamp[v.outPort] === 1) this.clampMss(v, family)
   }
 
   private ipv6FromPort(t: ForwardingTable, buf: Buffer, v: Verdict, srcHi: number, srcLo: number): number {

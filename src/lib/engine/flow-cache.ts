@@ -1,0 +1,309 @@
+// A per-flow cache of the pipeline's decisions (OVS's megaflow cache, in miniature): the engine's fast
+// path in front of Pipeline.fromPort and Pipeline.fromUnderlay, for the common case, unicast IPv4.
+//
+// What a decision depends on is split in two. The flow's part (which record the source is, which route,
+// which record and PA or port the destination resolves to, routed or bridged, the MACs to write) depends
+// only on the table and on fields every packet of the flow shares, which make the key:
+//  - from a port: the port row, destination and source MAC, source and destination IPv4 address;
+//  - from the IPv4 underlay: the outer destination and source address, the NVGRE VSID, the inner
+//    destination and source MAC, the inner source IPv4 address.
+// The packet's part is computed for every packet, on a hit too, by the pipeline's own code
+// (Pipeline.cachedPort4 / cachedEncap4 / cachedUnderlay4 / cachedDeliver): header checks, DHCP to the
+// engine, a routed TTL expiring, MTU with DF, MSS clamping of a SYN, the FlowID. Whenever the packet's part
+// decides otherwise than for the flow, the frame goes through the full pipeline instead, which also
+// answers it (time exceeded, packet too big, DHCP). Only DELIVER and ENCAP of IPv4 are stored: replies,
+// drops, floods, ARP/ND, learning, DHCP, NAT and IPv6 always take the full pipeline. So a hit leaves in the
+// Verdict exactly what the full pipeline would (test/unit/engine/flow-cache.test.ts checks it on random
+// policies and frames), and the engine acts and counts on it unchanged. `hnv trace` and the tap's
+// decisions never come here: they call the pipeline itself.
+//
+// Storage: numeric, preallocated, no allocation per packet. Int32Array slots, 4 per bucket (set
+// associative; a full bucket replaces its entries in turn), each slot the table generation, the key's
+// hash, the key words and the decision's fields. A new table (another ForwardingTable object) bumps the
+// generation: every entry is stale at once, nothing is cleared.
+import {Eth} from '../wire/ethernet.js'
+import {Action, FloodKind, type Pipeline, type Verdict} from './pipeline.js'
+import {Stage} from './stages.js'
+import {NONE, type ForwardingTable} from './table.js'
+import {ADDR_DST, ADDR_SRC} from './ports.js'
+
+/** Counters of a FlowCache (stats[i]); `misses` includes the frames the cache cannot hold, `bypassed` does not. */
+export const FlowCacheStat = {HITS: 0, MISSES: 1, STORES: 2, EVICTIONS: 3, BYPASSED: 4} as const
+export const FLOW_CACHE_STAT_NAMES: readonly string[] = ['hits', 'misses', 'stores', 'evictions', 'bypassed']
+
+/** Entries per bucket. */
+const WAYS = 4
+/** Entries of each direction's cache by default (a power of two): 8192 flows, about 1.3 MB in all. */
+export const DEFAULT_FLOW_CACHE_ENTRIES = 8192
+
+// Slot layout from a port: generation, hash, key, the flow's decision.
+const P_GEN = 0
+const P_HASH = 1
+const P_PORT = 2
+const P_DST_HI = 3
+const P_DST_LO = 4
+const P_SRC_HI = 5
+const P_SRC_LO = 6
+const P_IP_SRC = 7
+const P_IP_DST = 8
+const P_ACTION = 9
+const P_STAGE = 10
+const P_VSID = 11
+const P_SRC_RECORD = 12
+const P_ROUTE = 13
+const P_DST_RECORD = 14
+const P_OUT_VSID = 15
+const P_GRE_VSID = 16
+const P_ROUTED = 17
+const P_MAC_DST_HI = 18
+const P_MAC_DST_LO = 19
+const P_MAC_SRC_HI = 20
+const P_MAC_SRC_LO = 21
+const P_PA = 22
+const P_OUT_PORT = 23
+const P_STRIDE = 24
+
+// Slot layout from the underlay.
+const U_GEN = 0
+const U_HASH = 1
+const U_OUTER_DST = 2
+const U_OUTER_SRC = 3
+const U_VSID = 4
+const U_DST_HI = 5
+const U_DST_LO = 6
+const U_SRC_HI = 7
+const U_SRC_LO = 8
+const U_IP_SRC = 9
+const U_PA = 10
+const U_SRC_PA = 11
+const U_VSID_INDEX = 12
+const U_OUT_PORT = 13
+const U_SRC_RECORD = 14
+const U_STRIDE = 16
+
+/** Bytes from a port frame's start to the end of its IPv4 addresses (an untagged IPv4 header). */
+const PORT_KEY_LEN = Eth.HEADER_LEN + 20
+/** The same for an NVGRE packet: GRE header with key, inner Ethernet, IPv4 header. */
+const GRE_HEADER_LEN = 8
+const UNDERLAY_KEY_LEN = GRE_HEADER_LEN + PORT_KEY_LEN
+/** RFC 7637 §3.2: the GRE key is VSID << 8 | FlowID, at byte 4. */
+const GRE_KEY = 4
+const IPV4_SRC = 12
+const IPV4_DST = 16
+
+function word(b: Uint8Array, o: number): number {
+  return (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]
+}
+
+function mix(h: number, w: number): number {
+  h = Math.imul(h ^ w, 0x9e3779b1)
+  return h ^ (h >>> 15)
+}
+
+export class FlowCache {
+  /** FlowCacheStat counters. */
+  readonly stats = new Float64Array(FLOW_CACHE_STAT_NAMES.length)
+  private readonly port: Int32Array
+  private readonly underlay: Int32Array
+  /** Buckets - 1 (the same for both directions). */
+  private readonly mask: number
+  private table: ForwardingTable | null = null
+  /** Entries whose generation is not this one are empty. */
+  private gen = 1
+  /** The way a full bucket gives up next. */
+  private victim = 0
+
+  constructor(entries = DEFAULT_FLOW_CACHE_ENTRIES) {
+    if (!Number.isInteger(entries) || entries < WAYS || (entries & (entries - 1)) !== 0) throw new RangeError(`flow cache entries ${entries} is not a power of two of at least ${WAYS}`)
+    this.mask = entries / WAYS - 1
+    this.port = new Int32Array(entries * P_STRIDE)
+    this.underlay = new Int32Array(entries * U_STRIDE)
+  }
+
+  /** Forgets every entry (the next table would do it anyway). */
+  clear(): void {
+    this.table = null
+    this.gen = (this.gen + 1) | 0 || 1
+  }
+
+  /** Pipeline.fromPort, through the cache. */
+  fromPort(p: Pipeline, t: ForwardingTable, port: number, buf: Buffer, off: number, end: number, v: Verdict): number {
+    // Only untagged IPv4 frames of known ports are held; their key lies in the first 34 bytes.
+    if (port === NONE || end - off < PORT_KEY_LEN || buf[off + Eth.TYPE] !== 0x08 || buf[off + Eth.TYPE + 1] !== 0x00) {
+      this.stats[FlowCacheStat.BYPASSED]++
+      return p.fromPort(t, port, buf, off, end, v)
+    }
+    if (t !== this.table) this.swap(t)
+    const dstHi = (buf[off] << 8) | buf[off + 1]
+    const dstLo = word(buf, off + 2)
+    const srcHi = (buf[off + 6] << 8) | buf[off + 7]
+    const srcLo = word(buf, off + 8)
+    const ipSrc = word(buf, off + Eth.HEADER_LEN + IPV4_SRC)
+    const ipDst = word(buf, off + Eth.HEADER_LEN + IPV4_DST)
+    let h = mix(mix(mix(mix(0x2545f491, port), dstLo), ipSrc), ipDst)
+    h = mix(h, srcLo)
+    const c = this.port
+    const gen = this.gen
+    const first = (h & this.mask) * WAYS
+    for (let i = first; i < first + WAYS; i++) {
+      const e = i * P_STRIDE
+      if (c[e + P_GEN] !== gen || c[e + P_HASH] !== h || c[e + P_PORT] !== port || c[e + P_IP_DST] !== ipDst || c[e + P_IP_SRC] !== ipSrc ||
+        c[e + P_DST_LO] !== dstLo || c[e + P_DST_HI] !== dstHi || c[e + P_SRC_LO] !== srcLo || c[e + P_SRC_HI] !== srcHi) {
+        continue
+      }
+      if (this.portHit(p, t, port, buf, off, end, v, c, e)) {
+        this.stats[FlowCacheStat.HITS]++
+        return v.action
+      }
+      break
+    }
+    this.stats[FlowCacheStat.MISSES]++
+    const action = p.fromPort(t, port, buf, off, end, v)
+    if ((action === Action.ENCAP || action === Action.DELIVER) && v.family === 4 && !v.learn) {
+      const e = this.slot(c, first, P_STRIDE, h)
+      c[e + P_PORT] = port
+      c[e + P_DST_HI] = dstHi
+      c[e + P_DST_LO] = dstLo
+      c[e + P_SRC_HI] = srcHi
+      c[e + P_SRC_LO] = srcLo
+      c[e + P_IP_SRC] = ipSrc
+      c[e + P_IP_DST] = ipDst
+      c[e + P_ACTION] = action
+      c[e + P_STAGE] = v.stage
+      c[e + P_VSID] = v.vsid
+      c[e + P_SRC_RECORD] = v.srcRecord
+      c[e + P_ROUTE] = v.route
+      c[e + P_DST_RECORD] = v.dstRecord
+      c[e + P_OUT_VSID] = v.outVsid
+      c[e + P_GRE_VSID] = v.greVsid
+      c[e + P_ROUTED] = v.routed ? 1 : 0
+      c[e + P_MAC_DST_HI] = v.dstMacHi
+      c[e + P_MAC_DST_LO] = v.dstMacLo
+      c[e + P_MAC_SRC_HI] = v.srcMacHi
+      c[e + P_MAC_SRC_LO] = v.srcMacLo
+      c[e + P_PA] = v.pa
+      c[e + P_OUT_PORT] = v.outPort
+    }
+    return action
+  }
+
+  /**
+   * Pipeline.fromUnderlay, through the cache: `family` is the outer one; only IPv4 underlays' packets
+   * carrying untagged IPv4 frames are held.
+   */
+  fromUnderlay(p: Pipeline, t: ForwardingTable, family: number, buf: Buffer, off: number, end: number, addrs: Uint8Array, addrOff: number, v: Verdict): number {
+    const inner = off + GRE_HEADER_LEN
+    if (family !== 4 || end - off < UNDERLAY_KEY_LEN || buf[inner + Eth.TYPE] !== 0x08 || buf[inner + Eth.TYPE + 1] !== 0x00) {
+      this.stats[FlowCacheStat.BYPASSED]++
+      return p.fromUnderlay(t, family, buf, off, end, addrs, addrOff, v)
+    }
+    if (t !== this.table) this.swap(t)
+    const outerDst = word(addrs, addrOff + ADDR_DST)
+    const outerSrc = word(addrs, addrOff + ADDR_SRC)
+    const vsid = word(buf, off + GRE_KEY) >>> 8
+    const dstHi = (buf[inner] << 8) | buf[inner + 1]
+    const dstLo = word(buf, inner + 2)
+    const srcHi = (buf[inner + 6] << 8) | buf[inner + 7]
+    const srcLo = word(buf, inner + 8)
+    const ipSrc = word(buf, inner + Eth.HEADER_LEN + IPV4_SRC)
+    let h = mix(mix(mix(mix(0x2545f491, outerSrc), vsid), dstLo), srcLo)
+    h = mix(h, ipSrc)
+    const c = this.underlay
+    const gen = this.gen
+    const first = (h & this.mask) * WAYS
+    for (let i = first; i < first + WAYS; i++) {
+      const e = i * U_STRIDE
+      if (c[e + U_GEN] !== gen || c[e + U_HASH] !== h || c[e + U_IP_SRC] !== ipSrc || c[e + U_OUTER_SRC] !== outerSrc || c[e + U_OUTER_DST] !== outerDst ||
+        c[e + U_VSID] !== vsid || c[e + U_DST_LO] !== dstLo || c[e + U_DST_HI] !== dstHi || c[e + U_SRC_LO] !== srcLo || c[e + U_SRC_HI] !== srcHi) {
+        continue
+      }
+      if (p.cachedUnderlay4(buf, off, end, v)) {
+        v.stage = Stage.LOCAL_DELIVERY
+        v.pa = c[e + U_PA]
+        v.srcPa = c[e + U_SRC_PA]
+        v.vsid = c[e + U_VSID_INDEX]
+        v.outVsid = v.vsid
+        v.outPort = c[e + U_OUT_PORT]
+        v.srcRecord = c[e + U_SRC_RECORD]
+        p.cachedDeliver(t, family, v)
+        v.action = Action.DELIVER
+        this.stats[FlowCacheStat.HITS]++
+        return Action.DELIVER
+      }
+      break
+    }
+    this.stats[FlowCacheStat.MISSES]++
+    const action = p.fromUnderlay(t, family, buf, off, end, addrs, addrOff, v)
+    if (action === Action.DELIVER && v.family === 4 && v.flood === FloodKind.NONE && !v.learn) {
+      const e = this.slot(c, first, U_STRIDE, h)
+      c[e + U_OUTER_DST] = outerDst
+      c[e + U_OUTER_SRC] = outerSrc
+      c[e + U_VSID] = vsid
+      c[e + U_DST_HI] = dstHi
+      c[e + U_DST_LO] = dstLo
+      c[e + U_SRC_HI] = srcHi
+      c[e + U_SRC_LO] = srcLo
+      c[e + U_IP_SRC] = ipSrc
+      c[e + U_PA] = v.pa
+      c[e + U_SRC_PA] = v.srcPa
+      c[e + U_VSID_INDEX] = v.vsid
+      c[e + U_OUT_PORT] = v.outPort
+      c[e + U_SRC_RECORD] = v.srcRecord
+    }
+    return action
+  }
+
+  /** The packet's part, then the flow's part from entry `e`; false when the frame needs the full pipeline. */
+  private portHit(p: Pipeline, t: ForwardingTable, port: number, buf: Buffer, off: number, end: number, v: Verdict, c: Int32Array, e: number): boolean {
+    const routed = c[e + P_ROUTED] === 1
+    if (!p.cachedPort4(t, port, buf, off, end, routed, v)) return false
+    v.stage = c[e + P_STAGE]
+    v.vsid = c[e + P_VSID]
+    v.srcRecord = c[e + P_SRC_RECORD]
+    v.route = c[e + P_ROUTE]
+    v.dstRecord = c[e + P_DST_RECORD]
+    v.outVsid = c[e + P_OUT_VSID]
+    v.greVsid = c[e + P_GRE_VSID]
+    v.pa = c[e + P_PA]
+    v.outPort = c[e + P_OUT_PORT]
+    if (routed) {
+      v.routed = true
+      v.dstMacHi = c[e + P_MAC_DST_HI]
+      v.dstMacLo = c[e + P_MAC_DST_LO] >>> 0
+      v.srcMacHi = c[e + P_MAC_SRC_HI]
+      v.srcMacLo = c[e + P_MAC_SRC_LO] >>> 0
+    }
+    const action = c[e + P_ACTION]
+    v.action = action
+    return action !== Action.ENCAP || p.cachedEncap4(t, buf, v)
+  }
+
+  /**
+   * The entry of bucket `first` to (over)write for hash `h`: a stale one, else the next victim. Returns
+   * its offset with generation and hash set.
+   */
+  private slot(c: Int32Array, first: number, stride: number, h: number): number {
+    const gen = this.gen
+    let e = -1
+    for (let i = first; i < first + WAYS; i++) {
+      if (c[i * stride] !== gen) {
+        e = i * stride
+        break
+      }
+    }
+    if (e < 0) {
+      e = (first + this.victim) * stride
+      this.victim = (this.victim + 1) & (WAYS - 1)
+      this.stats[FlowCacheStat.EVICTIONS]++
+    }
+    c[e] = gen
+    c[e + 1] = h
+    this.stats[FlowCacheStat.STORES]++
+    return e
+  }
+
+  private swap(t: ForwardingTable): void {
+    this.table = t
+    this.gen = (this.gen + 1) | 0 || 1
+  }
+}
