@@ -101,6 +101,8 @@ export interface PipelineBenchResult {
     /** Whether the engine had its per-flow decision cache. */
     flowCache: boolean
     nsPerFrame: Figure
+    /** CPU time per frame (process user + system), median of the runs: less disturbed by other processes. */
+    cpuNsPerFrame: Figure
     mppsMedian: number
     gbpsMedian: number
     gcDuringLoop: {count: number; totalMs: number}
@@ -242,7 +244,11 @@ function cycling(batch: RxBatch, srcAt: number, flows: number, deliver: (b: RxBa
   }
 }
 
-async function timed(run: () => void, batches: number): Promise<{ns: number[]; gc: {count: number; totalMs: number}}> {
+/**
+ * Runs `run` RUNS times `batches` times: wall-clock ns per frame of each run, and CPU ns per frame (user +
+ * system time of the process: on a shared machine it leaves out the time other processes had the core).
+ */
+async function timed(run: () => void, batches: number): Promise<{ns: number[]; cpuNs: number[]; gc: {count: number; totalMs: number}}> {
   const gcs: {start: number; duration: number}[] = []
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) gcs.push({start: e.startTime, duration: e.duration})
@@ -251,16 +257,20 @@ async function timed(run: () => void, batches: number): Promise<{ns: number[]; g
   await new Promise((r) => setImmediate(r))
   const loopStart = performance.now()
   const ns: number[] = []
+  const cpuNs: number[] = []
   for (let r = 0; r < RUNS; r++) {
+    const c0 = process.cpuUsage()
     const t0 = process.hrtime.bigint()
     for (let b = 0; b < batches; b++) run()
     ns.push(Number(process.hrtime.bigint() - t0) / (batches * BATCH))
+    const c = process.cpuUsage(c0)
+    cpuNs.push(((c.user + c.system) * 1000) / (batches * BATCH))
   }
   const loopEnd = performance.now()
   await new Promise((r) => setTimeout(r, 50))
   observer.disconnect()
   const during = gcs.filter((g) => g.start >= loopStart && g.start <= loopEnd)
-  return {ns, gc: {count: during.length, totalMs: round(during.reduce((a, g) => a + g.duration, 0))}}
+  return {ns, cpuNs, gc: {count: during.length, totalMs: round(during.reduce((a, g) => a + g.duration, 0))}}
 }
 
 interface Rig {
@@ -324,7 +334,7 @@ export async function runPipelineBench(): Promise<PipelineBenchResult> {
           const stats = r.engine.flowCache?.stats
           const hits0 = stats?.[0] ?? 0
           const misses0 = stats?.[1] ?? 0
-          const {ns, gc} = await timed(run, batches)
+          const {ns, cpuNs, gc} = await timed(run, batches)
           const med = median(ns)
           const hits = (stats?.[0] ?? 0) - hits0
           const misses = (stats?.[1] ?? 0) - misses0
@@ -335,6 +345,7 @@ export async function runPipelineBench(): Promise<PipelineBenchResult> {
             flows: gateway ? set.flows : BATCH,
             flowCache: stats !== undefined,
             nsPerFrame: {median: round(med), min: round(Math.min(...ns)), max: round(Math.max(...ns))},
+            cpuNsPerFrame: {median: round(median(cpuNs)), min: round(Math.min(...cpuNs)), max: round(Math.max(...cpuNs))},
             mppsMedian: round(1e3 / med, 2),
             gbpsMedian: round((len * 8) / med, 2),
             gcDuringLoop: gc,
@@ -375,7 +386,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   console.log(`pipeline: compiled ${result.records} records in ${result.compileMs.median} ms (median of ${result.compileMs.all.length}); RSS ${result.rssAfterCompileMB} MB, heap ${result.heapUsedAfterCompileMB} MB`)
   for (const r of result.results) {
     const cache = r.cache === null ? 'no cache' : `cache hits ${round(r.cache.hitRatio * 100, 1)} %`
-    console.log(`pipeline: ${r.direction} ${r.frameLen} B ${r.workingSet} (${r.flows} flows), ${cache}: ${r.nsPerFrame.median} ns/frame (min ${r.nsPerFrame.min}, max ${r.nsPerFrame.max}), ` +
+    console.log(`pipeline: ${r.direction} ${r.frameLen} B ${r.workingSet} (${r.flows} flows), ${cache}: ${r.nsPerFrame.median} ns/frame (min ${r.nsPerFrame.min}, max ${r.nsPerFrame.max}; CPU ${r.cpuNsPerFrame.median}, min ${r.cpuNsPerFrame.min}), ` +
       `${r.mppsMedian} Mpps, ${r.gbpsMedian} Gbit/s; GC during loop ${r.gcDuringLoop.count} (${r.gcDuringLoop.totalMs} ms)` + (r.setSourceNs > 0 ? `; of which ${r.setSourceNs} ns writing the source` : ''))
   }
   console.log(`pipeline: load average ${result.load.before.map((x) => round(x, 2)).join(' ')} before, ${result.load.after.map((x) => round(x, 2)).join(' ')} after`)

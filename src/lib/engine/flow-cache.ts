@@ -100,6 +100,12 @@ function mix(h: number, w: number): number {
   return h ^ (h >>> 15)
 }
 
+/** MurmurHash3's last steps, so that the bucket bits depend on every key bit. */
+function finish(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  return h ^ (h >>> 13)
+}
+
 export class FlowCache {
   /** FlowCacheStat counters. */
   readonly stats = new Float64Array(FLOW_CACHE_STAT_NAMES.length)
@@ -112,6 +118,13 @@ export class FlowCache {
   private gen = 1
   /** The way a full bucket gives up next. */
   private victim = 0
+  /**
+   * A DataView of the last buffer keys were read from: one big-endian load per key word instead of four
+   * byte loads (about 10 ns a frame). Made again only when frames come in another buffer (a port's ring,
+   * the segment arena: the same ones batch after batch).
+   */
+  private viewOf: Buffer | null = null
+  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0))
 
   constructor(entries = DEFAULT_FLOW_CACHE_ENTRIES) {
     if (!Number.isInteger(entries) || entries < WAYS || (entries & (entries - 1)) !== 0) throw new RangeError(`flow cache entries ${entries} is not a power of two of at least ${WAYS}`)
@@ -134,14 +147,15 @@ export class FlowCache {
       return p.fromPort(t, port, buf, off, end, v)
     }
     if (t !== this.table) this.swap(t)
-    const dstHi = (buf[off] << 8) | buf[off + 1]
-    const dstLo = word(buf, off + 2)
-    const srcHi = (buf[off + 6] << 8) | buf[off + 7]
-    const srcLo = word(buf, off + 8)
-    const ipSrc = word(buf, off + Eth.HEADER_LEN + IPV4_SRC)
-    const ipDst = word(buf, off + Eth.HEADER_LEN + IPV4_DST)
+    const d = buf === this.viewOf ? this.view : this.viewFor(buf)
+    const dstHi = d.getUint16(off)
+    const dstLo = d.getInt32(off + 2)
+    const srcHi = d.getUint16(off + 6)
+    const srcLo = d.getInt32(off + 8)
+    const ipSrc = d.getInt32(off + Eth.HEADER_LEN + IPV4_SRC)
+    const ipDst = d.getInt32(off + Eth.HEADER_LEN + IPV4_DST)
     let h = mix(mix(mix(mix(0x2545f491, port), dstLo), ipSrc), ipDst)
-    h = mix(h, srcLo)
+    h = finish(mix(h, srcLo))
     const c = this.port
     const gen = this.gen
     const first = (h & this.mask) * WAYS
@@ -200,14 +214,15 @@ export class FlowCache {
     if (t !== this.table) this.swap(t)
     const outerDst = word(addrs, addrOff + ADDR_DST)
     const outerSrc = word(addrs, addrOff + ADDR_SRC)
-    const vsid = word(buf, off + GRE_KEY) >>> 8
-    const dstHi = (buf[inner] << 8) | buf[inner + 1]
-    const dstLo = word(buf, inner + 2)
-    const srcHi = (buf[inner + 6] << 8) | buf[inner + 7]
-    const srcLo = word(buf, inner + 8)
-    const ipSrc = word(buf, inner + Eth.HEADER_LEN + IPV4_SRC)
+    const d = buf === this.viewOf ? this.view : this.viewFor(buf)
+    const vsid = d.getInt32(off + GRE_KEY) >>> 8
+    const dstHi = d.getUint16(inner)
+    const dstLo = d.getInt32(inner + 2)
+    const srcHi = d.getUint16(inner + 6)
+    const srcLo = d.getInt32(inner + 8)
+    const ipSrc = d.getInt32(inner + Eth.HEADER_LEN + IPV4_SRC)
     let h = mix(mix(mix(mix(0x2545f491, outerSrc), vsid), dstLo), srcLo)
-    h = mix(h, ipSrc)
+    h = finish(mix(h, ipSrc))
     const c = this.underlay
     const gen = this.gen
     const first = (h & this.mask) * WAYS
@@ -300,6 +315,12 @@ export class FlowCache {
     c[e + 1] = h
     this.stats[FlowCacheStat.STORES]++
     return e
+  }
+
+  private viewFor(buf: Buffer): DataView<ArrayBufferLike> {
+    this.viewOf = buf
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+    return this.view
   }
 
   private swap(t: ForwardingTable): void {
