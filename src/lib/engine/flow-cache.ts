@@ -17,10 +17,11 @@
 // policies and frames), and the engine acts and counts on it unchanged. `hnv trace` and the tap's
 // decisions never come here: they call the pipeline itself.
 //
-// Storage: numeric, preallocated, no allocation per packet. Int32Array slots, 4 per bucket (set
-// associative; a full bucket replaces its entries in turn), each slot the table generation, the key's
-// hash, the key words and the decision's fields. A new table (another ForwardingTable object) bumps the
-// generation: every entry is stale at once, nothing is cleared.
+// Storage: numeric, preallocated, no allocation per packet. Int32Array entries, 4 per bucket (set
+// associative; a full bucket replaces its entries in turn), each the key words and the decision's fields;
+// beside them a tag array holds each entry's table generation and key hash, the 4 tags of a bucket in 32
+// bytes, so that a miss reads one cache line instead of four entries. A new table (another
+// ForwardingTable object) bumps the generation: every entry is stale at once, nothing is cleared.
 import {Eth} from '../wire/ethernet.js'
 import {Action, FloodKind, type Pipeline, type Verdict} from './pipeline.js'
 import {Stage} from './stages.js'
@@ -36,50 +37,51 @@ const WAYS = 4
 /** Entries of each direction's cache by default (a power of two): 8192 flows, about 1.3 MB in all. */
 export const DEFAULT_FLOW_CACHE_ENTRIES = 8192
 
-// Slot layout from a port: generation, hash, key, the flow's decision.
-const P_GEN = 0
-const P_HASH = 1
-const P_PORT = 2
-const P_DST_HI = 3
-const P_DST_LO = 4
-const P_SRC_HI = 5
-const P_SRC_LO = 6
-const P_IP_SRC = 7
-const P_IP_DST = 8
-const P_ACTION = 9
-const P_STAGE = 10
-const P_VSID = 11
-const P_SRC_RECORD = 12
-const P_ROUTE = 13
-const P_DST_RECORD = 14
-const P_OUT_VSID = 15
-const P_GRE_VSID = 16
-const P_ROUTED = 17
-const P_MAC_DST_HI = 18
-const P_MAC_DST_LO = 19
-const P_MAC_SRC_HI = 20
-const P_MAC_SRC_LO = 21
-const P_PA = 22
-const P_OUT_PORT = 23
-const P_STRIDE = 24
+// Tags: per entry, the generation it was stored under and its key's hash.
+const T_GEN = 0
+const T_HASH = 1
+const T_STRIDE = 2
 
-// Slot layout from the underlay.
-const U_GEN = 0
-const U_HASH = 1
-const U_OUTER_DST = 2
-const U_OUTER_SRC = 3
-const U_VSID = 4
-const U_DST_HI = 5
-const U_DST_LO = 6
-const U_SRC_HI = 7
-const U_SRC_LO = 8
-const U_IP_SRC = 9
-const U_PA = 10
-const U_SRC_PA = 11
-const U_VSID_INDEX = 12
-const U_OUT_PORT = 13
-const U_SRC_RECORD = 14
-const U_STRIDE = 16
+// Entry layout from a port: key, then the flow's decision.
+const P_PORT = 0
+const P_DST_HI = 1
+const P_DST_LO = 2
+const P_SRC_HI = 3
+const P_SRC_LO = 4
+const P_IP_SRC = 5
+const P_IP_DST = 6
+const P_ACTION = 7
+const P_STAGE = 8
+const P_VSID = 9
+const P_SRC_RECORD = 10
+const P_ROUTE = 11
+const P_DST_RECORD = 12
+const P_OUT_VSID = 13
+const P_GRE_VSID = 14
+const P_ROUTED = 15
+const P_MAC_DST_HI = 16
+const P_MAC_DST_LO = 17
+const P_MAC_SRC_HI = 18
+const P_MAC_SRC_LO = 19
+const P_PA = 20
+const P_OUT_PORT = 21
+const P_STRIDE = 22
+
+// Entry layout from the underlay.
+const U_OUTER_DST = 0
+const U_OUTER_SRC = 1
+const U_VSID = 2
+const U_DST_HI = 3
+const U_DST_LO = 4
+const U_SRC_HI = 5
+const U_SRC_LO = 6
+const U_IP_SRC = 7
+const U_PA = 8
+const U_SRC_PA = 9
+const U_VSID_INDEX = 10
+const U_OUT_PORT = 11
+const U_SRC_RECORD = 12
+const U_STRIDE = 14
 
 /** Bytes from a port frame's start to the end of its IPv4 addresses (an untagged IPv4 header). */
 const PORT_KEY_LEN = Eth.HEADER_LEN + 20
@@ -110,7 +112,9 @@ export class FlowCache {
   /** FlowCacheStat counters. */
   readonly stats = new Float64Array(FLOW_CACHE_STAT_NAMES.length)
   private readonly port: Int32Array
+  private readonly portTags: Int32Array
   private readonly underlay: Int32Array
+  private readonly underlayTags: Int32Array
   /** Buckets - 1 (the same for both directions). */
   private readonly mask: number
   private table: ForwardingTable | null = null
@@ -130,7 +134,9 @@ export class FlowCache {
     if (!Number.isInteger(entries) || entries < WAYS || (entries & (entries - 1)) !== 0) throw new RangeError(`flow cache entries ${entries} is not a power of two of at least ${WAYS}`)
     this.mask = entries / WAYS - 1
     this.port = new Int32Array(entries * P_STRIDE)
+    this.portTags = new Int32Array(entries * T_STRIDE)
     this.underlay = new Int32Array(entries * U_STRIDE)
+    this.underlayTags = new Int32Array(entries * T_STRIDE)
   }
 
   /** Forgets every entry (the next table would do it anyway). */
@@ -157,11 +163,13 @@ export class FlowCache {
     let h = mix(mix(mix(mix(0x2545f491, port), dstLo), ipSrc), ipDst)
     h = finish(mix(h, srcLo))
     const c = this.port
+    const tags = this.portTags
     const gen = this.gen
     const first = (h & this.mask) * WAYS
     for (let i = first; i < first + WAYS; i++) {
+      if (tags[i * T_STRIDE + T_HASH] !== h || tags[i * T_STRIDE + T_GEN] !== gen) continue
       const e = i * P_STRIDE
-      if (c[e + P_GEN] !== gen || c[e + P_HASH] !== h || c[e + P_PORT] !== port || c[e + P_IP_DST] !== ipDst || c[e + P_IP_SRC] !== ipSrc ||
+      if (c[e + P_PORT] !== port || c[e + P_IP_DST] !== ipDst || c[e + P_IP_SRC] !== ipSrc ||
         c[e + P_DST_LO] !== dstLo || c[e + P_DST_HI] !== dstHi || c[e + P_SRC_LO] !== srcLo || c[e + P_SRC_HI] !== srcHi) {
         continue
       }
@@ -174,7 +182,7 @@ export class FlowCache {
     this.stats[FlowCacheStat.MISSES]++
     const action = p.fromPort(t, port, buf, off, end, v)
     if ((action === Action.ENCAP || action === Action.DELIVER) && v.family === 4 && !v.learn) {
-      const e = this.slot(c, first, P_STRIDE, h)
+      const e = this.slot(tags, first, h) * P_STRIDE
       c[e + P_PORT] = port
       c[e + P_DST_HI] = dstHi
       c[e + P_DST_LO] = dstLo
@@ -224,11 +232,13 @@ export class FlowCache {
     let h = mix(mix(mix(mix(0x2545f491, outerSrc), vsid), dstLo), srcLo)
     h = finish(mix(h, ipSrc))
     const c = this.underlay
+    const tags = this.underlayTags
     const gen = this.gen
     const first = (h & this.mask) * WAYS
     for (let i = first; i < first + WAYS; i++) {
+      if (tags[i * T_STRIDE + T_HASH] !== h || tags[i * T_STRIDE + T_GEN] !== gen) continue
       const e = i * U_STRIDE
-      if (c[e + U_GEN] !== gen || c[e + U_HASH] !== h || c[e + U_IP_SRC] !== ipSrc || c[e + U_OUTER_SRC] !== outerSrc || c[e + U_OUTER_DST] !== outerDst ||
+      if (c[e + U_IP_SRC] !== ipSrc || c[e + U_OUTER_SRC] !== outerSrc || c[e + U_OUTER_DST] !== outerDst ||
         c[e + U_VSID] !== vsid || c[e + U_DST_LO] !== dstLo || c[e + U_DST_HI] !== dstHi || c[e + U_SRC_LO] !== srcLo || c[e + U_SRC_HI] !== srcHi) {
         continue
       }
@@ -250,7 +260,7 @@ export class FlowCache {
     this.stats[FlowCacheStat.MISSES]++
     const action = p.fromUnderlay(t, family, buf, off, end, addrs, addrOff, v)
     if (action === Action.DELIVER && v.family === 4 && v.flood === FloodKind.NONE && !v.learn) {
-      const e = this.slot(c, first, U_STRIDE, h)
+      const e = this.slot(tags, first, h) * U_STRIDE
       c[e + U_OUTER_DST] = outerDst
       c[e + U_OUTER_SRC] = outerSrc
       c[e + U_VSID] = vsid
@@ -295,24 +305,24 @@ export class FlowCache {
 
   /**
    * The entry of bucket `first` to (over)write for hash `h`: a stale one, else the next victim. Returns
-   * its offset with generation and hash set.
+   * its index with its tag set.
    */
-  private slot(c: Int32Array, first: number, stride: number, h: number): number {
+  private slot(tags: Int32Array, first: number, h: number): number {
     const gen = this.gen
     let e = -1
     for (let i = first; i < first + WAYS; i++) {
-      if (c[i * stride] !== gen) {
-        e = i * stride
+      if (tags[i * T_STRIDE + T_GEN] !== gen) {
+        e = i
         break
       }
     }
     if (e < 0) {
-      e = (first + this.victim) * stride
+      e = first + this.victim
       this.victim = (this.victim + 1) & (WAYS - 1)
       this.stats[FlowCacheStat.EVICTIONS]++
     }
-    c[e] = gen
-    c[e + 1] = h
+    tags[e * T_STRIDE + T_GEN] = gen
+    tags[e * T_STRIDE + T_HASH] = h
     this.stats[FlowCacheStat.STORES]++
     return e
   }
