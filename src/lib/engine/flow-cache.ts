@@ -8,7 +8,7 @@
 //  - from the IPv4 underlay: the outer destination and source address, the NVGRE VSID, the inner
 //    destination and source MAC, the inner source IPv4 address.
 // The packet's part is computed for every packet, on a hit too, by the pipeline's own code
-// (Pipeline.cachedPort4 / cachedEncap4 / cachedUnderlay4 / cachedDeliver): header checks, DHCP to the
+// (Pipeline.cachedPort4 / encap4 / cachedUnderlay4 / cachedDeliver): header checks, DHCP to the
 // engine, a routed TTL expiring, MTU with DF, MSS clamping of a SYN, the FlowID. Whenever the packet's part
 // decides otherwise than for the flow, the frame goes through the full pipeline instead, which also
 // answers it (time exceeded, packet too big, DHCP). Only DELIVER and ENCAP of IPv4 are stored: replies,
@@ -300,7 +300,7 @@ export class FlowCache {
     }
     const action = c[e + P_ACTION]
     v.action = action
-    return action !== Action.ENCAP || p.cachedEncap4(t, buf, v)
+    return action !== Action.ENCAP || p.encap4(t, buf, v)
   }
 
   /**

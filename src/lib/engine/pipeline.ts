@@ -582,9 +582,10 @@ export class Pipeline {
   /**
    * ENCAP's per-packet part for the IPv4 packet this.ip4 is bound to: MTU (false: too big and DF set;
    * without DF it goes out anyway, the kernel fragments the outer packet and the peer's reassembles),
-   * MSS clamping, the FlowID from the 5-tuple.
+   * MSS clamping, the FlowID from the 5-tuple. Also after cachedPort4, for a flow FlowCache holds as ENCAP
+   * (false: the caller runs fromPort).
    */
-  private encap4(t: ForwardingTable, buf: Buffer, v: Verdict): boolean {
+  encap4(t: ForwardingTable, buf: Buffer, v: Verdict): boolean {
     const ip = this.ip4
     if (ip.dontFrag && !this.fits(t, v)) return false
     if (t.ports.mssClamp[v.inPort] === 1) this.clampMss(v, t.pas.family[v.pa])
@@ -605,7 +606,7 @@ export class Pipeline {
    * MACs, addresses) FlowCache holds: the checks that depend on the packet itself. False when one of
    * them decides otherwise than for the flow (malformed, DHCP to the engine, a routed TTL expiring): the
    * caller runs fromPort. True: `v` holds what fromPort sets from the packet, for the cache to add the
-   * flow's part and, for ENCAP, to call cachedEncap4.
+   * flow's part and, for ENCAP, to call encap4.
    */
   cachedPort4(t: ForwardingTable, port: number, buf: Buffer, off: number, end: number, routed: boolean, v: Verdict): boolean {
     const ip = this.ip4
@@ -620,11 +621,6 @@ export class Pipeline {
     v.l4Off = ip.payloadOffset
     v.protocol = ip.protocol
     return true
-  }
-
-  /** ENCAP's per-packet part after cachedPort4 (false: too big, the caller runs fromPort). */
-  cachedEncap4(t: ForwardingTable, buf: Buffer, v: Verdict): boolean {
-    return this.encap4(t, buf, v)
   }
 
   /**
