@@ -23,7 +23,7 @@
 // bytes, so that a miss reads one cache line instead of four entries. A new table (another
 // ForwardingTable object) bumps the generation: every entry is stale at once, nothing is cleared.
 import {Eth} from '../wire/ethernet.js'
-import {Action, FloodKind, type Pipeline, type Verdict} from './pipeline.js'
+import {Action, FloodKind, routedMacs, type Pipeline, type Verdict} from './pipeline.js'
 import {Stage} from './stages.js'
 import {NONE, type ForwardingTable} from './table.js'
 import {ADDR_DST, ADDR_SRC} from './ports.js'
@@ -34,7 +34,7 @@ export const FLOW_CACHE_STAT_NAMES: readonly string[] = ['hits', 'misses', 'stor
 
 /** Entries per bucket. */
 const WAYS = 4
-/** Entries of each direction's cache by default (a power of two): 8192 flows, about 1.3 MB in all. */
+/** Entries of each direction's cache by default (a power of two): 8192 flows, about 1.1 MB in all. */
 export const DEFAULT_FLOW_CACHE_ENTRIES = 8192
 
 // Tags: per entry, the generation it was stored under and its key's hash.
@@ -42,32 +42,29 @@ const T_GEN = 0
 const T_HASH = 1
 const T_STRIDE = 2
 
-// Entry layout from a port: key, then the flow's decision.
+// Entry layout from a port: key, then the flow's decision; 16 words, one 64-byte cache line (the arrays
+// are large enough for V8 to place them on page boundaries). A routed flow's MACs are not kept: they
+// are the destination record's and the router's (routedMacs), read again from the table on a hit.
 const P_PORT = 0
-const P_DST_HI = 1
+/** Destination MAC's high 16 bits << 16 | the source MAC's. */
+const P_MAC_HIS = 1
 const P_DST_LO = 2
-const P_SRC_HI = 3
-const P_SRC_LO = 4
-const P_IP_SRC = 5
-const P_IP_DST = 6
-const P_ACTION = 7
-const P_STAGE = 8
-const P_VSID = 9
-const P_SRC_RECORD = 10
-const P_ROUTE = 11
-const P_DST_RECORD = 12
-const P_OUT_VSID = 13
-const P_GRE_VSID = 14
-const P_ROUTED = 15
-const P_MAC_DST_HI = 16
-const P_MAC_DST_LO = 17
-const P_MAC_SRC_HI = 18
-const P_MAC_SRC_LO = 19
-const P_PA = 20
-const P_OUT_PORT = 21
-const P_STRIDE = 22
+const P_SRC_LO = 3
+const P_IP_SRC = 4
+const P_IP_DST = 5
+/** action | stage << 8 | routed << 16 */
+const P_FLAGS = 6
+const P_VSID = 7
+const P_SRC_RECORD = 8
+const P_ROUTE = 9
+const P_DST_RECORD = 10
+const P_OUT_VSID = 11
+const P_GRE_VSID = 12
+const P_PA = 13
+const P_OUT_PORT = 14
+const P_STRIDE = 16
 
-// Entry layout from the underlay.
+// Entry layout from the underlay (16 words, one cache line).
 const U_OUTER_DST = 0
 const U_OUTER_SRC = 1
 const U_VSID = 2
@@ -81,7 +78,7 @@ const U_SRC_PA = 9
 const U_VSID_INDEX = 10
 const U_OUT_PORT = 11
 const U_SRC_RECORD = 12
-const U_STRIDE = 14
+const U_STRIDE = 16
 
 /** Bytes from a port frame's start to the end of its IPv4 addresses (an untagged IPv4 header). */
 const PORT_KEY_LEN = Eth.HEADER_LEN + 20
@@ -154,9 +151,8 @@ export class FlowCache {
     }
     if (t !== this.table) this.swap(t)
     const d = buf === this.viewOf ? this.view : this.viewFor(buf)
-    const dstHi = d.getUint16(off)
+    const macHis = (d.getUint16(off) << 16) | d.getUint16(off + 6)
     const dstLo = d.getInt32(off + 2)
-    const srcHi = d.getUint16(off + 6)
     const srcLo = d.getInt32(off + 8)
     const ipSrc = d.getInt32(off + Eth.HEADER_LEN + IPV4_SRC)
     const ipDst = d.getInt32(off + Eth.HEADER_LEN + IPV4_DST)
@@ -169,8 +165,7 @@ export class FlowCache {
     for (let i = first; i < first + WAYS; i++) {
       if (tags[i * T_STRIDE + T_HASH] !== h || tags[i * T_STRIDE + T_GEN] !== gen) continue
       const e = i * P_STRIDE
-      if (c[e + P_PORT] !== port || c[e + P_IP_DST] !== ipDst || c[e + P_IP_SRC] !== ipSrc ||
-        c[e + P_DST_LO] !== dstLo || c[e + P_DST_HI] !== dstHi || c[e + P_SRC_LO] !== srcLo || c[e + P_SRC_HI] !== srcHi) {
+      if (c[e + P_PORT] !== port || c[e + P_IP_DST] !== ipDst || c[e + P_IP_SRC] !== ipSrc || c[e + P_DST_LO] !== dstLo || c[e + P_SRC_LO] !== srcLo || c[e + P_MAC_HIS] !== macHis) {
         continue
       }
       if (this.portHit(p, t, port, buf, off, end, v, c, e)) {
@@ -184,25 +179,18 @@ export class FlowCache {
     if ((action === Action.ENCAP || action === Action.DELIVER) && v.family === 4 && !v.learn) {
       const e = this.slot(tags, first, h) * P_STRIDE
       c[e + P_PORT] = port
-      c[e + P_DST_HI] = dstHi
+      c[e + P_MAC_HIS] = macHis
       c[e + P_DST_LO] = dstLo
-      c[e + P_SRC_HI] = srcHi
       c[e + P_SRC_LO] = srcLo
       c[e + P_IP_SRC] = ipSrc
       c[e + P_IP_DST] = ipDst
-      c[e + P_ACTION] = action
-      c[e + P_STAGE] = v.stage
+      c[e + P_FLAGS] = action | (v.stage << 8) | (v.routed ? 1 << 16 : 0)
       c[e + P_VSID] = v.vsid
       c[e + P_SRC_RECORD] = v.srcRecord
       c[e + P_ROUTE] = v.route
       c[e + P_DST_RECORD] = v.dstRecord
       c[e + P_OUT_VSID] = v.outVsid
       c[e + P_GRE_VSID] = v.greVsid
-      c[e + P_ROUTED] = v.routed ? 1 : 0
-      c[e + P_MAC_DST_HI] = v.dstMacHi
-      c[e + P_MAC_DST_LO] = v.dstMacLo
-      c[e + P_MAC_SRC_HI] = v.srcMacHi
-      c[e + P_MAC_SRC_LO] = v.srcMacLo
       c[e + P_PA] = v.pa
       c[e + P_OUT_PORT] = v.outPort
     }
@@ -280,9 +268,10 @@ export class FlowCache {
 
   /** The packet's part, then the flow's part from entry `e`; false when the frame needs the full pipeline. */
   private portHit(p: Pipeline, t: ForwardingTable, port: number, buf: Buffer, off: number, end: number, v: Verdict, c: Int32Array, e: number): boolean {
-    const routed = c[e + P_ROUTED] === 1
+    const flags = c[e + P_FLAGS]
+    const routed = (flags & (1 << 16)) !== 0
     if (!p.cachedPort4(t, port, buf, off, end, routed, v)) return false
-    v.stage = c[e + P_STAGE]
+    v.stage = (flags >>> 8) & 0xff
     v.vsid = c[e + P_VSID]
     v.srcRecord = c[e + P_SRC_RECORD]
     v.route = c[e + P_ROUTE]
@@ -293,12 +282,9 @@ export class FlowCache {
     v.outPort = c[e + P_OUT_PORT]
     if (routed) {
       v.routed = true
-      v.dstMacHi = c[e + P_MAC_DST_HI]
-      v.dstMacLo = c[e + P_MAC_DST_LO] >>> 0
-      v.srcMacHi = c[e + P_MAC_SRC_HI]
-      v.srcMacLo = c[e + P_MAC_SRC_LO] >>> 0
+      routedMacs(t, v, v.dstRecord, v.outVsid)
     }
-    const action = c[e + P_ACTION]
+    const action = flags & 0xff
     v.action = action
     return action !== Action.ENCAP || p.encap4(t, buf, v)
   }

@@ -214,6 +214,18 @@ function isUnspecified6(b: Uint8Array, o: number): boolean {
   return (b[o] | b[o + 1] | b[o + 2] | b[o + 3]) === 0 && word(b, o + 4) === 0 && word(b, o + 8) === 0 && word(b, o + 12) === 0
 }
 
+/**
+ * Routed between subnets: the frame leaves with the destination record's MAC, from the router's MAC of
+ * the destination subnet (per family). Also for a routed flow FlowCache holds.
+ */
+export function routedMacs(t: ForwardingTable, v: Verdict, record: number, outVsid: number): void {
+  const f = outVsid * 2 + (v.family === 6 ? 1 : 0)
+  v.dstMacHi = t.records.macHi[record]
+  v.dstMacLo = t.records.macLo[record]
+  v.srcMacHi = t.vsids.routerMacHi[f]
+  v.srcMacLo = t.vsids.routerMacLo[f]
+}
+
 /** One instance per engine (or per trace): it owns the views it rebinds to each frame. */
 export class Pipeline {
   private readonly eth = new EthernetView()
@@ -1099,11 +1111,7 @@ export class Pipeline {
     if (routed) {
       v.stage = Stage.ROUTE
       if (ttl <= 1) return this.timeExceeded(t, v)
-      const f = outVsid * 2 + (v.family === 6 ? 1 : 0)
-      v.dstMacHi = recordHi
-      v.dstMacLo = recordLo
-      v.srcMacHi = t.vsids.routerMacHi[f]
-      v.srcMacLo = t.vsids.routerMacLo[f]
+      routedMacs(t, v, record, outVsid)
       v.stage = Stage.RESOLVE
     } else if (dstMacHi !== recordHi || dstMacLo !== recordLo) {
       return drop(v, DropReason.DST_MAC_MISMATCH)
