@@ -290,6 +290,8 @@ interface Loaded {
   vsidRow: Int32Array
   /** Table PA row -> the underlay slot bound to that local PA (NONE: the family's default). */
   paUnderlay: Int32Array
+  /** underlayFor's answers: [PA row * 2 + (destination IPv6 ? 1 : 0)] -> underlay slot (NONE: none of that family). */
+  sourceUnderlay: Int32Array
   /** Per table record: packets, bytes resolved to it (two columns; carried over a reload by VSID and CA). */
   recordCounts: Float64Array
   /** Table record row -> 1 once a packet used it (source or destination) since the last takeLearning(). */
@@ -412,14 +414,20 @@ export class Engine implements TapHost {
     const vsidRow = new Int32Array(table.vsids.count)
     for (let v = 0; v < table.vsids.count; v++) vsidRow[v] = this.vsidCounterRow(table.vsids.value[v])
     const paUnderlay = new Int32Array(table.pas.count).fill(NONE)
+    // Per source PA row and destination family: the bound underlay when it serves both, else the default.
+    const sourceUnderlay = new Int32Array(table.pas.count * 2)
     for (let p = 0; p < table.pas.count; p++) {
-      if (table.pas.local[p] !== 1) continue
-      paUnderlay[p] = this.underlays.findIndex(({underlay}) => underlay.family === table.pas.family[p] && sameAddress(underlay.local, table.pas.bytes, p * PA_STRIDE))
+      if (table.pas.local[p] === 1) {
+        paUnderlay[p] = this.underlays.findIndex(({underlay}) => underlay.family === table.pas.family[p] && sameAddress(underlay.local, table.pas.bytes, p * PA_STRIDE))
+      }
+      const bound = paUnderlay[p] === NONE ? NONE : table.pas.family[p]
+      sourceUnderlay[p * 2] = bound === 4 ? paUnderlay[p] : this.defaultUnderlay4
+      sourceUnderlay[p * 2 + 1] = bound === 6 ? paUnderlay[p] : this.defaultUnderlay6
     }
     if (this.loaded !== null) this.usedBeforeSwap.push(...takeDynamicHits(this.loaded.table, this.loaded.hits))
     const paWords = new Int32Array(table.pas.count * ADDRESS_WORDS)
     new Uint8Array(paWords.buffer).set(table.pas.bytes.subarray(0, paWords.length * 4))
-    this.loaded = {table, portSlot, vsidRow, paUnderlay, recordCounts: carryRecordCounts(this.loaded, table), hits: new Uint8Array(table.records.count), paWords}
+    this.loaded = {table, portSlot, vsidRow, paUnderlay, sourceUnderlay, recordCounts: carryRecordCounts(this.loaded, table), hits: new Uint8Array(table.records.count), paWords}
   }
 
   /** Starts a VM port; its frames are forwarded once the table names it (port.name = InterfaceName). */
@@ -857,12 +865,9 @@ export class Engine implements TapHost {
   /** The underlay of the destination PA's family; of the sender's own PA when one serves it. */
   private underlayFor(loaded: Loaded, v: Verdict): number {
     const t = loaded.table
-    const family = t.pas.family[v.pa]
-    if (v.srcRecord !== NONE) {
-      const u = loaded.paUnderlay[t.records.pa[v.srcRecord]]
-      if (u !== undefined && u !== NONE && this.underlays[u].underlay.family === family) return u
-    }
-    return family === 4 ? this.defaultUnderlay4 : this.defaultUnderlay6
+    const six = t.pas.family[v.pa] === 6
+    if (v.srcRecord !== NONE) return loaded.sourceUnderlay[t.records.pa[v.srcRecord] * 2 + (six ? 1 : 0)]
+    return six ? this.defaultUnderlay6 : this.defaultUnderlay4
   }
 
   /** One send per port and per underlay touched by the batch; the arena is free again afterwards. */
