@@ -38,6 +38,7 @@ import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAM
 import {NONE, PA_STRIDE, macText, type ForwardingTable} from './table.js'
 import {COALESCE_STAT_NAMES, Coalescer, GSO_MAX_IP_LEN, OffloadBatch, SEGMENT_STAT_NAMES, Segmenter, innerMtu, type Checksum, type Memcpy} from './offload.js'
 import {vnetIngress, writeVnetNone} from './vnet.js'
+import {GSO_STAT_NAMES, GsoPlan, GsoStat, RX_OFFLOAD_STAT_NAMES, RxKind, RxOffload, gsoPlan, writeGsoEncap, type GsoSink} from './kernel-gso.js'
 import type {EngineTap, TapHost} from './tap.js'
 
 export interface EngineOptions {
@@ -51,6 +52,11 @@ export interface EngineOptions {
   checksum?: Checksum
   /** TranslationMethodNat: plain IP to and from the physical interface (nat.ts); none: such packets drop. */
   physical?: PhysicalLink
+  /**
+   * Kernel GSO (kernel-gso.ts), per underlay in the same order: where that underlay's TCP super-frames
+   * go whole; null: segmented here. Omitted: none.
+   */
+  kernelGso?: (GsoSink | null)[]
 }
 
 export interface PortStatus {
@@ -114,7 +120,7 @@ export interface EngineStatus {
   records: RecordStatus[]
   underlays: UnderlayStatus[]
   /** Segmentation (TAP super-frames -> MTU-sized frames) and coalescing (GRO) counters. */
-  offload: {segment: Record<string, number>; coalesce: Record<string, number>}
+  offload: {segment: Record<string, number>; coalesce: Record<string, number>; kernelGso: Record<string, number>; receive: Record<string, number>}
 }
 
 /** A transmit batch over whatever buffer the current receive batch lives in. */
@@ -314,6 +320,13 @@ export class Engine implements TapHost {
   private readonly physical: PhysicalLink | null
   private readonly physicalTx: UnderlayTx
   private readonly arpMac = new Uint8Array(6)
+  /** Kernel GSO per underlay (null: none), its transmit batches, and its per-frame scratch. */
+  private readonly gso: (GsoSink | null)[]
+  private readonly gsoTx: TxBatch[]
+  private readonly gsoPlan = new GsoPlan()
+  private readonly gsoStats = new Float64Array(GSO_STAT_NAMES.length)
+  private gsoId = 0
+  private readonly rxOffload: RxOffload
 
   constructor(options: EngineOptions) {
     this.onError = options.onError
@@ -334,6 +347,9 @@ export class Engine implements TapHost {
       )
     }
     this.underlays = options.underlays.map((underlay) => ({underlay, tx: new UnderlayTx(this.capacity)}))
+    this.gso = options.underlays.map((_, i) => options.kernelGso?.[i] ?? null)
+    this.gsoTx = this.gso.map(() => new TxBatch(this.capacity))
+    this.rxOffload = new RxOffload(options.checksum)
     // underlay.mtu is the largest GRE packet: minus the GRE header with key (8) and the inner Ethernet (14).
     this.maxInnerIp = options.underlays.length === 0 ? DEFAULT_INNER_MTU : Math.min(...options.underlays.map((u) => u.mtu - 22))
     // The MTU stage holds frames to the tightest underlay of their PA's family.
@@ -480,7 +496,12 @@ export class Engine implements TapHost {
         mtu: underlay.mtu,
         io: namedCounts(IO_STAT_NAMES, underlay.stats),
       })),
-      offload: {segment: namedCounts(SEGMENT_STAT_NAMES, this.segmenter.stats), coalesce: namedCounts(COALESCE_STAT_NAMES, this.coalescer.stats)},
+      offload: {
+        segment: namedCounts(SEGMENT_STAT_NAMES, this.segmenter.stats),
+        coalesce: namedCounts(COALESCE_STAT_NAMES, this.coalescer.stats),
+        kernelGso: namedCounts(GSO_STAT_NAMES, this.gsoStats),
+        receive: namedCounts(RX_OFFLOAD_STAT_NAMES, this.rxOffload.stats),
+      },
     }
   }
 
@@ -518,7 +539,7 @@ export class Engine implements TapHost {
       if (vnetLen !== 0) {
         let refused = len < vnetLen ? DropReason.MALFORMED : vnetIngress(buf, base, base + vnetLen, end)
         // A GSO super-frame: cut into segments in the arena, each forwarded as a frame of its own.
-        if (refused === DropReason.OFFLOAD_UNSUPPORTED && this.arena !== null) refused = this.segmentFrame(loaded, slot, buf, base, base + vnetLen, end)
+        if (refused === DropReason.OFFLOAD_UNSUPPORTED && this.arena !== null) refused = this.superFrame(loaded, slot, buf, base, base + vnetLen, end, base - headroom)
         else if (refused === DropReason.NONE) this.forward(loaded, slot, buf, base + vnetLen, end, base - headroom, len)
         if (refused !== DropReason.NONE) this.drop(loaded, refused, slot.index, NONE)
         continue
@@ -557,6 +578,78 @@ export class Engine implements TapHost {
     return DropReason.NONE
   }
 
+  /**
+   * A super-frame: to the kernel whole when it is TCP GSO that the pipeline encapsulates to an underlay
+   * with kernel GSO (one verdict for all its segments, the MTU stage judging the largest segment);
+   * otherwise segmented here (segmentFrame), which decides each segment again.
+   */
+  private superFrame(loaded: Loaded, slot: PortSlot, buf: Buffer, hdr: number, frame: number, end: number, floor: number): number {
+    const plan = this.gsoPlan
+    if (this.gsoTx.length === 0 || !gsoPlan(buf, hdr, frame, end, this.maxInnerIp, plan)) return this.segmentFrame(loaded, slot, buf, hdr, frame, end)
+    const v = this.verdict
+    this.pipeline.segmentLength = plan.segmentFrameLen
+    this.pipeline.fromPort(loaded.table, slot.tablePort, buf, frame, end, v)
+    this.pipeline.segmentLength = 0
+    const u = v.action === Action.ENCAP && v.mss === 0 ? this.underlayFor(loaded, v) : NONE
+    const sink = u === NONE ? null : this.gso[u]
+    if (sink === null) {
+      this.gsoStats[GsoStat.NOT_ENCAPSULATED]++
+      return this.segmentFrame(loaded, slot, buf, hdr, frame, end)
+    }
+    // Outer IPv4 + outer Ethernet + the virtio header go in front of the GRE header (8 bytes).
+    if (v.frameEnd - v.frameOff + 28 > 0xffff || v.frameOff - 42 - sink.vnetLen < floor) {
+      this.gsoStats[GsoStat.TOO_LONG]++
+      return this.segmentFrame(loaded, slot, buf, hdr, frame, end)
+    }
+    this.countVsid(loaded, v.vsid, end - frame)
+    if (v.srcRecord !== NONE) loaded.hits[v.srcRecord] = 1
+    if (v.dstRecord !== NONE) loaded.hits[v.dstRecord] = 1
+    if (v.routed) rewriteRouted(buf, v)
+    const start = pushNvgre(buf, v, floor)
+    const at = writeGsoEncap(buf, start, v.frameEnd, sink.local, loaded.table.pas.bytes, v.pa * PA_STRIDE, this.gsoId++ & 0xffff, plan, sink.vnetLen)
+    this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)
+    // Order within a flow: what the raw socket holds for this underlay leaves first.
+    if (this.underlays[u].tx.count !== 0) this.sendUnderlay(u)
+    const tx = this.gsoTx[u]
+    if (tx.count !== 0 && (tx.buffer !== buf || tx.count === tx.offsets.length)) this.sendGso(u)
+    if (tx.count === 0) tx.buffer = buf
+    tx.offsets[tx.count] = at
+    tx.lengths[tx.count] = v.frameEnd - at
+    tx.count++
+    return DropReason.NONE
+  }
+
+  private sendGso(u: number): void {
+    const tx = this.gsoTx[u]
+    const n = tx.count
+    if (n === 0) return
+    tx.count = 0
+    const sent = this.gso[u]!.send(tx, 0, n)
+    this.gsoStats[GsoStat.SUPER_PACKETS] += sent
+    if (sent < n) {
+      this.gsoStats[GsoStat.TX_DROPPED] += n - sent
+      this.drops[DropReason.TX_DROPPED] += n - sent
+    }
+  }
+
+  /** From the underlay to a port: super-packets get a GSO header, partial checksums are completed (kernel-gso.ts). */
+  private underlayToPort(loaded: Loaded, out: number, buf: Buffer, frame: number, end: number, floor: number, vsid: number): void {
+    const slot = this.slots[out]
+    const kind = this.rxOffload.prepare(buf, frame, end, slot.port === null ? 0xffff : slot.port.mtu, slot.gro ? slot.vnetLen : 0)
+    if (kind !== RxKind.SUPER) return this.toPort(loaded, out, buf, frame, end, floor, vsid)
+    const off = frame - slot.vnetLen
+    if (!slot.gro) return this.drop(loaded, DropReason.OFFLOAD_UNSUPPORTED, NONE, vsid)
+    if (off < floor) return this.drop(loaded, DropReason.NO_HEADROOM, NONE, vsid)
+    // Alone, behind its own header: never through the coalescer.
+    const tx = slot.tx
+    if (tx.count !== 0) this.sendPort(slot)
+    tx.buffer = buf
+    tx.offsets[0] = off
+    tx.lengths[0] = end - off
+    tx.count = 1
+    this.sendPort(slot)
+  }
+
   private underlayBatch(slot: UnderlaySlot, batch: UnderlayRxBatch): void {
     const loaded = this.loaded
     if (loaded === null) {
@@ -587,7 +680,7 @@ export class Engine implements TapHost {
       if (out === NONE) this.drop(loaded, DropReason.PORT_NOT_ATTACHED, NONE, v.vsid)
       else {
         if (v.mss !== 0) clampMss(buf, v)
-        this.toPort(loaded, out, buf, v.outOff, end, base - batch.headroom, v.vsid)
+        this.underlayToPort(loaded, out, buf, v.outOff, end, base - batch.headroom, v.vsid)
       }
     }
     this.flush()
@@ -714,6 +807,7 @@ export class Engine implements TapHost {
 
   private toUnderlay(u: number, buf: Buffer, off: number, end: number, t: ForwardingTable, pa: number): void {
     const tx = this.underlays[u].tx
+    if (this.gsoTx.length !== 0 && this.gsoTx[u].count !== 0) this.sendGso(u)
     if (tx.count !== 0 && (tx.buffer !== buf || tx.count === tx.offsets.length)) this.sendUnderlay(u)
     const n = tx.count
     if (n === 0) tx.buffer = buf
@@ -838,7 +932,10 @@ export class Engine implements TapHost {
       this.sendPort(slot)
     }
     this.touchedCount = 0
-    for (let u = 0; u < this.underlays.length; u++) this.sendUnderlay(u)
+    for (let u = 0; u < this.underlays.length; u++) {
+      this.sendUnderlay(u)
+      if (this.gso[u] !== null) this.sendGso(u)
+    }
     this.sendPhysical()
   }
 

@@ -1,0 +1,58 @@
+// The kernel GSO path's device (kernel-gso.ts): a TAP in the host namespace with IFF_VNET_HDR whose
+// tcx ingress program turns each NVGRE super-packet written into it into an encapsulated GSO skb and
+// redirects it to the physical interface. Opened per IPv4 underlay at engine start; when anything of
+// it cannot be set up (no tcx, no bpf(), verifier refusal) open() throws and the engine keeps
+// segmenting in userspace.
+import type {PacketBatch} from '../ports.js'
+import {assembleGsoProgram} from '../kernel-gso.js'
+import {TapPort} from './tap-port.js'
+import {native} from './native.js'
+
+export class GsoUnderlay {
+  static open(physicalIfindex: number, local: Uint8Array): GsoUnderlay {
+    const addon = native()
+    if (typeof addon.bpfTcxAttach !== 'function') throw new Error('the native addon has no bpfTcxAttach (rebuild it: npm run install)')
+    if (local.length !== 4) throw new RangeError('the kernel GSO path carries IPv4 provider addresses only')
+    const tap = TapPort.open({name: '', vnetHdr: true, offload: false, up: true, batchSize: 1})
+    try {
+      const {progFd, linkFd} = addon.bpfTcxAttach(assembleGsoProgram(physicalIfindex), tap.name)
+      return new GsoUnderlay(tap, progFd, linkFd, Uint8Array.from(local))
+    } catch (error) {
+      tap.close()
+      throw error
+    }
+  }
+
+  private closed = false
+  private constructor(
+    private readonly tap: TapPort,
+    private readonly progFd: number,
+    private readonly linkFd: number,
+    /** The outer source address (the bound PA). */
+    readonly local: Uint8Array,
+  ) {}
+
+  get name(): string {
+    return this.tap.name
+  }
+
+  get vnetLen(): number {
+    return this.tap.features.vnetHdrLen
+  }
+
+  get stats(): Float64Array {
+    return this.tap.stats
+  }
+
+  send(batch: PacketBatch, first: number, count: number): number {
+    return this.tap.send(batch, first, count)
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    native().close(this.linkFd)
+    native().close(this.progFd)
+    this.tap.close()
+  }
+}
