@@ -37,7 +37,7 @@ import {LearnQueue, takeDynamicHits, type LearnedRecord} from './learning.js'
 import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES, Reply} from './stages.js'
 import {NONE, PA_STRIDE, macText, type ForwardingTable} from './table.js'
 import {COALESCE_STAT_NAMES, Coalescer, GSO_MAX_IP_LEN, OffloadBatch, SEGMENT_STAT_NAMES, Segmenter, innerMtu, type Checksum, type Memcpy} from './offload.js'
-import {vnetIngress, writeVnetNone} from './vnet.js'
+import {VNET_HEADER_LEN, vnetIngress, writeVnetNone} from './vnet.js'
 import {GSO_STAT_NAMES, GsoPlan, GsoStat, RX_OFFLOAD_STAT_NAMES, RxKind, RxOffload, gsoPlan, writeGsoEncap, type GsoSink} from './kernel-gso.js'
 import type {EngineTap, TapHost} from './tap.js'
 
@@ -322,7 +322,7 @@ export class Engine implements TapHost {
   private readonly arpMac = new Uint8Array(6)
   /** Kernel GSO per underlay (null: none), its transmit batches, and its per-frame scratch. */
   private readonly gso: (GsoSink | null)[]
-  private readonly gsoTx: TxBatch[]
+  private readonly gsoTx: UnderlayTx[]
   private readonly gsoPlan = new GsoPlan()
   private readonly gsoStats = new Float64Array(GSO_STAT_NAMES.length)
   private gsoId = 0
@@ -348,7 +348,8 @@ export class Engine implements TapHost {
     }
     this.underlays = options.underlays.map((underlay) => ({underlay, tx: new UnderlayTx(this.capacity)}))
     this.gso = options.underlays.map((_, i) => options.kernelGso?.[i] ?? null)
-    this.gsoTx = this.gso.map(() => new TxBatch(this.capacity))
+    // No kernel path at all: super-frames go straight to segmentFrame (superFrame is not even tried).
+    this.gsoTx = this.gso.some((g) => g !== null) ? this.gso.map(() => new UnderlayTx(this.capacity)) : []
     this.rxOffload = new RxOffload(options.checksum)
     // underlay.mtu is the largest GRE packet: minus the GRE header with key (8) and the inner Ethernet (14).
     this.maxInnerIp = options.underlays.length === 0 ? DEFAULT_INNER_MTU : Math.min(...options.underlays.map((u) => u.mtu - 22))
@@ -613,9 +614,12 @@ export class Engine implements TapHost {
     const tx = this.gsoTx[u]
     if (tx.count !== 0 && (tx.buffer !== buf || tx.count === tx.offsets.length)) this.sendGso(u)
     if (tx.count === 0) tx.buffer = buf
-    tx.offsets[tx.count] = at
-    tx.lengths[tx.count] = v.frameEnd - at
-    tx.count++
+    const n = tx.count
+    tx.offsets[n] = at
+    tx.lengths[n] = v.frameEnd - at
+    const from = loaded.table.pas.bytes
+    for (let b = 0; b < DEST_STRIDE; b++) tx.destinations[n * DEST_STRIDE + b] = from[v.pa * PA_STRIDE + b]
+    tx.count = n + 1
     return DropReason.NONE
   }
 
@@ -624,7 +628,21 @@ export class Engine implements TapHost {
     const n = tx.count
     if (n === 0) return
     tx.count = 0
-    const sent = this.gso[u]!.send(tx, 0, n)
+    const sink = this.gso[u]!
+    if (this.tap !== null) {
+      // Captures see the NVGRE packet (from the GRE header), not the virtio and outer headers in front.
+      const skip = sink.vnetLen + 14 + 20
+      for (let k = 0; k < n; k++) {
+        tx.offsets[k] += skip
+        tx.lengths[k] -= skip
+      }
+      this.tap.underlayOut(this, 4, sink.local, tx, n)
+      for (let k = 0; k < n; k++) {
+        tx.offsets[k] -= skip
+        tx.lengths[k] += skip
+      }
+    }
+    const sent = sink.send(tx, 0, n)
     this.gsoStats[GsoStat.SUPER_PACKETS] += sent
     if (sent < n) {
       this.gsoStats[GsoStat.TX_DROPPED] += n - sent
@@ -635,11 +653,15 @@ export class Engine implements TapHost {
   /** From the underlay to a port: super-packets get a GSO header, partial checksums are completed (kernel-gso.ts). */
   private underlayToPort(loaded: Loaded, out: number, buf: Buffer, frame: number, end: number, floor: number, vsid: number): void {
     const slot = this.slots[out]
-    const kind = this.rxOffload.prepare(buf, frame, end, slot.port === null ? 0xffff : slot.port.mtu, slot.gro ? slot.vnetLen : 0)
-    if (kind !== RxKind.SUPER) return this.toPort(loaded, out, buf, frame, end, floor, vsid)
-    const off = frame - slot.vnetLen
-    if (!slot.gro) return this.drop(loaded, DropReason.OFFLOAD_UNSUPPORTED, NONE, vsid)
+    if (slot.port === null) return this.toPort(loaded, out, buf, frame, end, floor, vsid)
+    // The GSO header goes where the port's virtio header goes; for a port without TSO, where the
+    // Segmenter reads it (the outer headers in front of the frame leave room for it).
+    const hdrLen = slot.gro ? slot.vnetLen : VNET_HEADER_LEN
+    const off = frame - hdrLen
     if (off < floor) return this.drop(loaded, DropReason.NO_HEADROOM, NONE, vsid)
+    const kind = this.rxOffload.prepare(buf, frame, end, slot.port.mtu, hdrLen)
+    if (kind !== RxKind.SUPER) return this.toPort(loaded, out, buf, frame, end, floor, vsid)
+    if (!slot.gro) return this.segmentToPort(loaded, out, buf, off, frame, end, slot.port.mtu, vsid)
     // Alone, behind its own header: never through the coalescer.
     const tx = slot.tx
     if (tx.count !== 0) this.sendPort(slot)
@@ -648,6 +670,20 @@ export class Engine implements TapHost {
     tx.lengths[0] = end - off
     tx.count = 1
     this.sendPort(slot)
+  }
+
+  /** A super-packet for a port without TSO: cut to its MTU in the arena, each segment queued for it. */
+  private segmentToPort(loaded: Loaded, out: number, buf: Buffer, hdr: number, frame: number, end: number, mtu: number, vsid: number): void {
+    if (this.arena === null) this.arena = new OffloadBatch(ARENA_PACKETS * ARENA_SLOT + ARENA_RESERVE_BYTES, ARENA_PACKETS)
+    const arena = this.arena
+    if (arena.capacity - arena.count < ARENA_RESERVE_PACKETS || arena.buffer.length - arena.used < ARENA_RESERVE_BYTES) this.flush()
+    const first = arena.count
+    const n = this.segmenter.segment(buf, hdr, frame, end, mtu, arena, SEGMENT_HEADROOM)
+    if (n < 0) return this.drop(loaded, -n, NONE, vsid)
+    for (let k = first; k < first + n; k++) {
+      const off = arena.offsets[k]
+      this.toPort(loaded, out, arena.buffer, off, off + arena.lengths[k], off - SEGMENT_HEADROOM, vsid)
+    }
   }
 
   private underlayBatch(slot: UnderlaySlot, batch: UnderlayRxBatch): void {

@@ -154,6 +154,8 @@ export function gsoPlan(buf: Uint8Array, hdr: number, frame: number, end: number
   const fit = maxInnerIp - ipHeader - tcpLen
   if (gso === 0 || fit <= 0) return false
   plan.gsoSize = gso < fit ? gso : fit
+  // One segment's worth or less: the kernel's tcp_gso_segment() refuses it (-EINVAL), the engine sends it.
+  if (end - frame - l4 - tcpLen <= plan.gsoSize) return false
   plan.l4 = l4
   plan.headerLen = l4 + tcpLen
   plan.segmentFrameLen = plan.headerLen + plan.gsoSize
