@@ -62,8 +62,8 @@ function insn(out: DataView, at: number, code: number, dst: number, src: number,
  * The tcx ingress program of the underlay TAP, as struct bpf_insn bytes: save the 42 bytes after the
  * outer Ethernet header, drop them, re-insert room for them as an IPv4/GRE/Ethernet encapsulation
  * (gso_size kept), write them back, redirect to `physicalIfindex` through the neighbour table.
- * Any helper failing drops the packet (counted by the kernel on the TAP as rx_dropped... not at all:
- * the engine sees it only as a missing packet, so the path is verified at start, see KernelGso).
+ * A helper that fails drops the packet (TCX_DROP): the kernel counts it nowhere the engine reads, so
+ * the path's failures show only as retransmissions; `--no-kernel-gso` is the way back.
  */
 export function assembleGsoProgram(physicalIfindex: number): Uint8Array {
   if (!Number.isInteger(physicalIfindex) || physicalIfindex <= 0 || physicalIfindex > 0x7fffffff) throw new RangeError(`interface index ${physicalIfindex} is not a positive 31-bit integer`)
