@@ -1,5 +1,6 @@
 // eBPF through the bpf() syscall (no libbpf, no compiler): load a program the engine assembled
-// (src/lib/engine/kernel-gso.ts) and attach it to an interface's tcx ingress hook (Linux >= 6.6).
+// (src/lib/engine/kernel-gso.ts) and attach it to an interface's tcx ingress hook (Linux >= 6.6); an
+// array map for the counters it keeps.
 // The link lives as long as its fd: closing it (or the process exiting) detaches the program.
 #include <errno.h>
 #include <linux/bpf.h>
@@ -78,6 +79,41 @@ Napi::Value BpfTcxAttach(const Napi::CallbackInfo& info) {
   result.Set("linkFd", Napi::Number::New(info.Env(), link));
   result.Set("ifindex", Napi::Number::New(info.Env(), ifindex));
   return result;
+}
+
+// bpfArrayCreate(valueSize, entries) -> fd: a BPF_MAP_TYPE_ARRAY (u32 keys), zero-filled, for counters
+// a program increments and the engine reads.
+Napi::Value BpfArrayCreate(const Napi::CallbackInfo& info) {
+  Args args(info);
+  uint32_t valueSize = 0;
+  uint32_t entries = 0;
+  if (!args.Uint(0, &valueSize) || !args.Uint(1, &entries)) return Napi::Value();
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.map_type = BPF_MAP_TYPE_ARRAY;
+  attr.key_size = 4;
+  attr.value_size = valueSize;
+  attr.max_entries = entries;
+  int fd = static_cast<int>(Bpf(BPF_MAP_CREATE, &attr));
+  if (fd < 0) return ThrowErrno(info.Env(), errno, "bpf(BPF_MAP_CREATE)");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// bpfArrayRead(fd, index, out) -> 0 | -errno: the value at `index` into `out` (value-size bytes).
+Napi::Value BpfArrayRead(const Napi::CallbackInfo& info) {
+  Args args(info);
+  int32_t fd = -1;
+  uint32_t index = 0;
+  uint8_t* out = nullptr;
+  size_t len = 0;
+  if (!args.Int(0, &fd) || !args.Uint(1, &index) || !args.Bytes(2, &out, &len)) return Napi::Value();
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.map_fd = static_cast<uint32_t>(fd);
+  attr.key = reinterpret_cast<uint64_t>(&index);
+  attr.value = reinterpret_cast<uint64_t>(out);
+  int rc = static_cast<int>(Bpf(BPF_MAP_LOOKUP_ELEM, &attr));
+  return Napi::Number::New(info.Env(), rc < 0 ? -errno : 0);
 }
 
 }  // namespace hnv

@@ -26,6 +26,8 @@ Napi::Value Close(const Napi::CallbackInfo& info);
 
 // bpf.cc
 Napi::Value BpfTcxAttach(const Napi::CallbackInfo& info);
+Napi::Value BpfArrayCreate(const Napi::CallbackInfo& info);
+Napi::Value BpfArrayRead(const Napi::CallbackInfo& info);
 
 // copy.cc (raw N-API: called per segment)
 napi_value Copy(napi_env env, napi_callback_info info);

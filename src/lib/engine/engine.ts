@@ -38,7 +38,7 @@ import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAM
 import {NONE, PA_STRIDE, macText, type ForwardingTable} from './table.js'
 import {COALESCE_STAT_NAMES, Coalescer, GSO_MAX_IP_LEN, OffloadBatch, SEGMENT_STAT_NAMES, Segmenter, innerMtu, type Checksum, type Memcpy} from './offload.js'
 import {VNET_HEADER_LEN, vnetIngress, writeVnetNone} from './vnet.js'
-import {GSO_STAT_NAMES, GsoPlan, GsoStat, RX_OFFLOAD_STAT_NAMES, RxKind, RxOffload, gsoPlan, writeGsoEncap, type GsoSink} from './kernel-gso.js'
+import {GSO_STAT_NAMES, GsoPlan, GsoStat, PROGRAM_DROP_NAMES, RX_OFFLOAD_STAT_NAMES, RxKind, RxOffload, gsoPlan, writeGsoEncap, type GsoSink} from './kernel-gso.js'
 import type {EngineTap, TapHost} from './tap.js'
 
 export interface EngineOptions {
@@ -500,10 +500,18 @@ export class Engine implements TapHost {
       offload: {
         segment: namedCounts(SEGMENT_STAT_NAMES, this.segmenter.stats),
         coalesce: namedCounts(COALESCE_STAT_NAMES, this.coalescer.stats),
-        kernelGso: namedCounts(GSO_STAT_NAMES, this.gsoStats),
+        kernelGso: {...namedCounts(GSO_STAT_NAMES, this.gsoStats), ...this.programDrops()},
         receive: namedCounts(RX_OFFLOAD_STAT_NAMES, this.rxOffload.stats),
       },
     }
+  }
+
+  /** The kernel GSO programs' drop counters, summed over the underlays that have one (none: empty). */
+  private programDrops(): Record<string, number> {
+    if (this.gsoTx.length === 0) return {}
+    const drops = new Float64Array(PROGRAM_DROP_NAMES.length)
+    for (const sink of this.gso) sink?.readProgramDrops?.(drops)
+    return namedCounts(PROGRAM_DROP_NAMES, drops)
   }
 
   /** Closes every port and underlay. */

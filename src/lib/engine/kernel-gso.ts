@@ -27,9 +27,18 @@ const BPF_ALU64_MOV_X = 0xbf
 const BPF_ALU64_ADD_K = 0x07
 const BPF_LD_DW_IMM = 0x18
 const BPF_JNE_K = 0x55
+const BPF_JEQ_K = 0x15
+const BPF_JA = 0x05
 const BPF_CALL = 0x85
 const BPF_EXIT = 0x95
+/** *(u32 *)(dst + off) = src */
+const BPF_STX_MEM_W = 0x63
+/** lock *(u64 *)(dst + off) += src (BPF_STX | BPF_ATOMIC | BPF_DW, imm BPF_ADD) */
+const BPF_STX_ATOMIC_DW = 0xdb
+/** src_reg of a 64-bit immediate load that names a map by fd. */
+const BPF_PSEUDO_MAP_FD = 1
 // Helper ids (enum bpf_func_id).
+const FN_MAP_LOOKUP_ELEM = 1
 const FN_SKB_STORE_BYTES = 9
 const FN_SKB_LOAD_BYTES = 26
 const FN_SKB_ADJUST_ROOM = 50
@@ -49,6 +58,13 @@ export const GSO_ENCAP_LEN = 20 + 8 + 14
 const OUTER_ETH = 14
 /** Flags of the second bpf_skb_adjust_room: room for IPv4 + GRE + 14 bytes of inner Ethernet, encapsulated. */
 export const GROW_FLAGS = F_FIXED_GSO | F_ENCAP_L3_IPV4 | F_ENCAP_L4_GRE | F_ENCAP_L2_ETH | (14n << ENCAP_L2_SHIFT)
+/** Instructions of the program. */
+export const GSO_PROGRAM_LEN = 53
+/**
+ * The program's drop counters (u64 each, in an array map indexed by step): which helper failed. The
+ * redirect itself fails later, in the kernel (counted as the physical interface's tx drops).
+ */
+export const PROGRAM_DROP_NAMES: readonly string[] = ['programDropLoad', 'programDropShrink', 'programDropGrow', 'programDropStore']
 
 function insn(out: DataView, at: number, code: number, dst: number, src: number, off: number, imm: number): number {
   out.setUint8(at * 8, code)
@@ -61,15 +77,16 @@ function insn(out: DataView, at: number, code: number, dst: number, src: number,
 /**
  * The tcx ingress program of the underlay TAP, as struct bpf_insn bytes: save the 42 bytes after the
  * outer Ethernet header, drop them, re-insert room for them as an IPv4/GRE/Ethernet encapsulation
- * (gso_size kept), write them back, redirect to `physicalIfindex` through the neighbour table.
- * A helper that fails drops the packet (TCX_DROP): the kernel counts it nowhere the engine reads, so
- * the path's failures show only as retransmissions; `--no-kernel-gso` is the way back.
+ * (gso_size kept), write them back, redirect to `physicalIfindex` through the neighbour table. A helper
+ * that fails drops the packet (TCX_DROP) and counts it in the array map `countersFd`
+ * (PROGRAM_DROP_NAMES order).
  */
-export function assembleGsoProgram(physicalIfindex: number): Uint8Array {
+export function assembleGsoProgram(physicalIfindex: number, countersFd: number): Uint8Array {
   if (!Number.isInteger(physicalIfindex) || physicalIfindex <= 0 || physicalIfindex > 0x7fffffff) throw new RangeError(`interface index ${physicalIfindex} is not a positive 31-bit integer`)
-  const bytes = new Uint8Array(37 * 8)
+  if (!Number.isInteger(countersFd) || countersFd < 0 || countersFd > 0x7fffffff) throw new RangeError(`map fd ${countersFd} is not a file descriptor`)
+  const bytes = new Uint8Array(GSO_PROGRAM_LEN * 8)
   const out = new DataView(bytes.buffer)
-  const jumps: number[] = []
+  const checks: number[] = []
   let n = 0
   const stackCopy = (): void => {
     n = insn(out, n, BPF_ALU64_MOV_X, 1, 6, 0, 0) // r1 = skb
@@ -79,8 +96,8 @@ export function assembleGsoProgram(physicalIfindex: number): Uint8Array {
     n = insn(out, n, BPF_ALU64_MOV_K, 4, 0, 0, GSO_ENCAP_LEN) // r4 = 42
   }
   const check = (): void => {
-    jumps.push(n)
-    n = insn(out, n, BPF_JNE_K, 0, 0, 0, 0) // if r0 != 0 goto drop
+    checks.push(n)
+    n = insn(out, n, BPF_JNE_K, 0, 0, 0, 0) // if r0 != 0 goto fail_k
   }
   n = insn(out, n, BPF_ALU64_MOV_X, 6, 1, 0, 0) // r6 = skb
   stackCopy()
@@ -109,11 +126,30 @@ export function assembleGsoProgram(physicalIfindex: number): Uint8Array {
   n = insn(out, n, BPF_ALU64_MOV_K, 4, 0, 0, 0)
   n = insn(out, n, BPF_CALL, 0, 0, 0, FN_REDIRECT_NEIGH) // r0 = TCX_REDIRECT or TCX_DROP
   n = insn(out, n, BPF_EXIT, 0, 0, 0, 0)
-  const drop = n
+  // fail_k: r7 = k, then the counter: the last one falls through.
+  const jumps: number[] = []
+  checks.forEach((at, k) => {
+    out.setInt16(at * 8 + 2, n - at - 1, true)
+    n = insn(out, n, BPF_ALU64_MOV_K, 7, 0, 0, k)
+    if (k < checks.length - 1) {
+      jumps.push(n)
+      n = insn(out, n, BPF_JA, 0, 0, 0, 0)
+    }
+  })
+  const count = n
+  for (const j of jumps) out.setInt16(j * 8 + 2, count - j - 1, true)
+  n = insn(out, n, BPF_STX_MEM_W, 10, 7, -52, 0) // key = r7 at fp - 52
+  n = insn(out, n, BPF_LD_DW_IMM, 1, BPF_PSEUDO_MAP_FD, 0, countersFd) // r1 = map
+  n = insn(out, n, 0, 0, 0, 0, 0)
+  n = insn(out, n, BPF_ALU64_MOV_X, 2, 10, 0, 0)
+  n = insn(out, n, BPF_ALU64_ADD_K, 2, 0, 0, -52) // r2 = &key
+  n = insn(out, n, BPF_CALL, 0, 0, 0, FN_MAP_LOOKUP_ELEM)
+  n = insn(out, n, BPF_JEQ_K, 0, 0, 2, 0) // no value: skip the add
+  n = insn(out, n, BPF_ALU64_MOV_K, 1, 0, 0, 1)
+  n = insn(out, n, BPF_STX_ATOMIC_DW, 0, 1, 0, 0) // lock *(u64 *)r0 += 1
   n = insn(out, n, BPF_ALU64_MOV_K, 0, 0, 0, TCX_DROP)
   n = insn(out, n, BPF_EXIT, 0, 0, 0, 0)
-  for (const j of jumps) out.setInt16(j * 8 + 2, drop - j - 1, true)
-  if (n !== 37) throw new Error(`assembled ${n} instructions, expected 37`)
+  if (n !== GSO_PROGRAM_LEN) throw new Error(`assembled ${n} instructions, expected ${GSO_PROGRAM_LEN}`)
   return bytes
 }
 
@@ -311,6 +347,8 @@ export interface GsoSink {
   readonly vnetLen: number
   /** Packets first..first+count-1 of the batch, one write each; returns how many were taken. */
   send(batch: {buffer: Uint8Array; offsets: Uint32Array; lengths: Uint32Array}, first: number, count: number): number
+  /** Adds the program's drop counters (PROGRAM_DROP_NAMES order) to `into`; read when status is asked. */
+  readProgramDrops?(into: Float64Array): void
 }
 
 /** Kernel GSO counters (status offload.kernelGso). */

@@ -32,13 +32,13 @@ interface ReceiveCase {
   out: string
   vnet: string | null
 }
-const cases = JSON.parse(readFileSync(FIXTURES, 'utf8')) as {program: {ifindex: number; hex: string}; encap: EncapCase[]; receive: ReceiveCase[]}
+const cases = JSON.parse(readFileSync(FIXTURES, 'utf8')) as {program: {ifindex: number; mapFd: number; hex: string}; encap: EncapCase[]; receive: ReceiveCase[]}
 
 const ip4 = (text: string): Uint8Array => Uint8Array.from(text.split('.').map(Number))
 
 describe('the tcx program', () => {
   it('assembles to the instructions bpf.h numbers give', () => {
-    expect(Buffer.from(assembleGsoProgram(cases.program.ifindex)).toString('hex')).toBe(cases.program.hex)
+    expect(Buffer.from(assembleGsoProgram(cases.program.ifindex, cases.program.mapFd)).toString('hex')).toBe(cases.program.hex)
   })
 
   it('asks for an IPv4/GRE/Ethernet(14) encapsulation with gso_size kept', () => {
@@ -46,7 +46,8 @@ describe('the tcx program', () => {
   })
 
   it('refuses an interface index that is not a positive 31-bit integer', () => {
-    for (const bad of [0, -1, 1.5, 2 ** 31]) expect(() => assembleGsoProgram(bad)).toThrow(RangeError)
+    for (const bad of [0, -1, 1.5, 2 ** 31]) expect(() => assembleGsoProgram(bad, 3)).toThrow(RangeError)
+    expect(() => assembleGsoProgram(1, -1)).toThrow(RangeError)
   })
 })
 
@@ -123,10 +124,12 @@ describe.skipIf(!isRoot || !nativeAvailable())('the kernel takes the program (ne
     const script = `
       const {GsoUnderlay} = await import(${JSON.stringify(join(dirname(fileURLToPath(import.meta.url)), '../../../src/lib/engine/io/gso-underlay.ts'))})
       const u = GsoUnderlay.open(1, Uint8Array.of(198, 51, 100, 1))
-      console.log(u.name, u.vnetLen)
+      const drops = new Float64Array(4)
+      u.readProgramDrops(drops)
+      console.log(u.name, u.vnetLen, drops.join(','))
       u.close()
     `
     const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], {encoding: 'utf8'})
-    expect(out.trim()).toMatch(/^\S+ 10$/)
+    expect(out.trim()).toMatch(/^\S+ 10 0,0,0,0$/)
   })
 })

@@ -4,7 +4,7 @@
 // it cannot be set up (no tcx, no bpf(), verifier refusal) open() throws and the engine keeps
 // segmenting in userspace.
 import type {PacketBatch} from '../ports.js'
-import {assembleGsoProgram} from '../kernel-gso.js'
+import {PROGRAM_DROP_NAMES, assembleGsoProgram} from '../kernel-gso.js'
 import {TapPort} from './tap-port.js'
 import {native} from './native.js'
 
@@ -13,24 +13,38 @@ export class GsoUnderlay {
     const addon = native()
     if (typeof addon.bpfTcxAttach !== 'function') throw new Error('the native addon has no bpfTcxAttach (rebuild it: npm run install)')
     if (local.length !== 4) throw new RangeError('the kernel GSO path carries IPv4 provider addresses only')
+    if (typeof addon.bpfArrayCreate !== 'function' || typeof addon.bpfArrayRead !== 'function') throw new Error('the native addon has no bpfArrayCreate (rebuild it: npm run install)')
     const tap = TapPort.open({name: '', vnetHdr: true, offload: false, up: true, batchSize: 1})
+    let mapFd = -1
     try {
-      const {progFd, linkFd} = addon.bpfTcxAttach(assembleGsoProgram(physicalIfindex), tap.name)
-      return new GsoUnderlay(tap, progFd, linkFd, Uint8Array.from(local))
+      mapFd = addon.bpfArrayCreate(8, PROGRAM_DROP_NAMES.length)
+      const {progFd, linkFd} = addon.bpfTcxAttach(assembleGsoProgram(physicalIfindex, mapFd), tap.name)
+      return new GsoUnderlay(tap, progFd, linkFd, mapFd, Uint8Array.from(local))
     } catch (error) {
+      if (mapFd >= 0) addon.close(mapFd)
       tap.close()
       throw error
     }
   }
 
   private closed = false
+  private readonly value = new Uint8Array(8)
   private constructor(
     private readonly tap: TapPort,
     private readonly progFd: number,
     private readonly linkFd: number,
+    private readonly mapFd: number,
     /** The outer source address (the bound PA). */
     readonly local: Uint8Array,
   ) {}
+
+  readProgramDrops(into: Float64Array): void {
+    if (this.closed) return
+    const view = new DataView(this.value.buffer)
+    for (let k = 0; k < PROGRAM_DROP_NAMES.length; k++) {
+      if (native().bpfArrayRead!(this.mapFd, k, this.value) === 0) into[k] += Number(view.getBigUint64(0, true))
+    }
+  }
 
   get name(): string {
     return this.tap.name
@@ -53,6 +67,7 @@ export class GsoUnderlay {
     this.closed = true
     native().close(this.linkFd)
     native().close(this.progFd)
+    native().close(this.mapFd)
     this.tap.close()
   }
 }
