@@ -84,9 +84,11 @@ afterAll(async () => {
 // segmented: kernel path with the sending host's physical veth unable to take GRE GSO (and computing
 // checksums in software), so the kernel cuts the super-packets there: captured on the receiving side;
 // partial: the same veth still offloading checksums, so the segments arrive with partial TCP checksums
-// (pseudo-header sums) that the receiving engine completes.
-const MODES = ['kernel', 'userspace', 'off', 'segmented', 'partial'] as const
+// (pseudo-header sums) that the receiving engine completes; ipv6, ipv6-segmented: the kernel path over
+// IPv6 provider addresses.
+const MODES = ['kernel', 'userspace', 'off', 'segmented', 'partial', 'ipv6', 'ipv6-segmented'] as const
 const CAPTURED = 4000
+const SHORT: Record<(typeof MODES)[number], string> = {kernel: 'ker', userspace: 'usr', off: 'off', segmented: 'seg', partial: 'par', ipv6: '6k', 'ipv6-segmented': '6s'}
 
 describe.skipIf(!isRoot)('200 MB VM to VM through two engines (needs root)', () => {
   for (const mode of MODES) {
@@ -94,13 +96,20 @@ describe.skipIf(!isRoot)('200 MB VM to VM through two engines (needs root)', () 
       const offload = mode !== 'off'
       const spec = classicSpec()
       spec.vms = spec.vms.filter((vm) => vm.name.startsWith('Blue'))
-      const topology = Topology.plan(spec, `hnvt-pc-${process.pid}-${mode.slice(0, 3)}`)
+      const v6 = mode.startsWith('ipv6')
+      const segmented = mode.endsWith('segmented')
+      if (v6) {
+        spec.paFamily = 6
+        spec.hosts[0].providerAddresses = ['2001:db8:ffff::11']
+        spec.hosts[1].providerAddresses = ['2001:db8:ffff::22']
+      }
+      const topology = Topology.plan(spec, `hnvt-pc-${process.pid}-${SHORT[mode]}`)
       topologies.push(topology)
       await topology.up({engineArgs: mode === 'off' ? ['--no-offload'] : mode === 'userspace' ? ['--no-kernel-gso'] : ['--offload']})
       const [h1, h2] = topology.hosts
       const status = await topology.status(h1)
       expect(status.ports[0].features.tso).toBe(offload)
-      const kernel = mode === 'kernel' || mode === 'segmented' || mode === 'partial'
+      const kernel = mode !== 'userspace' && mode !== 'off'
       expect(status.segmentation).toContain(kernel ? 'kernel GSO' : 'userspace')
 
       let capture: {done: Promise<void>; dir: string} | null = null
@@ -108,11 +117,11 @@ describe.skipIf(!isRoot)('200 MB VM to VM through two engines (needs root)', () 
         requireTools(['ethtool'], 'apt-get install -y ethtool')
         inNs(h1.ns, 'ethtool', '-K', PHYS, 'tx-gre-segmentation', 'off')
       }
-      if (mode === 'segmented') {
+      if (segmented) {
         requireTools(['ethtool', 'tshark', 'tcpdump'], 'apt-get install -y ethtool tshark tcpdump')
         inNs(h1.ns, 'ethtool', '-K', PHYS, 'tx-gre-segmentation', 'off', 'tx-checksum-ip-generic', 'off')
         const dir = mkdtempSync(join(tmpdir(), 'hnvt-pc-'))
-        const child = spawn('ip', ['netns', 'exec', h2.ns, 'tcpdump', '-i', PHYS, '-c', String(CAPTURED), '-w', join(dir, 'rx.pcap'), 'ip proto 47'], {stdio: 'ignore'})
+        const child = spawn('ip', ['netns', 'exec', h2.ns, 'tcpdump', '-i', PHYS, '-c', String(CAPTURED), '-w', join(dir, 'rx.pcap'), v6 ? 'ip6 proto 47' : 'ip proto 47'], {stdio: 'ignore'})
         capture = {dir, done: new Promise((resolve) => child.on('close', () => resolve()))}
         await new Promise((r) => setTimeout(r, 1000))
       }
@@ -131,7 +140,8 @@ describe.skipIf(!isRoot)('200 MB VM to VM through two engines (needs root)', () 
         expect(s1.offload.kernelGso.superPackets).toBeGreaterThan(0)
         // The tcx program counts the packets it had to drop, by the helper that failed: none.
         for (const name of ['programDropLoad', 'programDropShrink', 'programDropGrow', 'programDropStore']) expect(s1.offload.kernelGso[name]).toBe(0)
-        if (mode === 'kernel') expect(s2.offload.receive.superFrames).toBeGreaterThan(0)
+        if (mode === 'kernel' || mode === 'ipv6') expect(s2.offload.receive.superFrames).toBeGreaterThan(0)
+        expect(status.providerAddresses[0].family).toBe(v6 ? 6 : 4)
         if (mode === 'partial') expect(s2.offload.receive.completed).toBeGreaterThan(0)
       } else if (offload) {
         // The sender's super-frames were segmented, and the receiver's engine coalesced segments.
@@ -153,7 +163,7 @@ describe.skipIf(!isRoot)('200 MB VM to VM through two engines (needs root)', () 
         for (const [len, key, ipStatus, tcpStatus, tcpLen] of rows) {
           expect(Number(len)).toBeLessThanOrEqual(1514)
           expect(Number(key) >>> 8).toBe(vsid)
-          // Outer and inner IPv4 header checksums (2 = unverified: none to check), inner TCP checksum.
+          // Outer (IPv4 only) and inner IPv4 header checksums, inner TCP checksum.
           for (const st of ipStatus.split(',')) expect(st).toBe('1')
           if (tcpStatus !== '') expect(tcpStatus).toBe('1')
           if (Number(tcpLen) > 1000) data++

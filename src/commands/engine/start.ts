@@ -23,7 +23,7 @@ export default class EngineStart extends PolicyCommand {
     metrics: Flags.string({description: 'Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464): per-VSID and per-port packets, bytes and drops, drops by reason, per lookup record, io'}),
     'tap-mtu': Flags.integer({min: 576, max: 65_535, description: 'MTU of the TAPs (default: the physical MTU minus 42 over IPv4 provider addresses, 62 over IPv6)'}),
     offload: Flags.boolean({default: true, allowNo: true, description: 'Checksum and TCP segmentation offload on the TAPs (IFF_VNET_HDR, TUNSETOFFLOAD): the engine segments and coalesces TCP itself; --no-offload moves MTU-sized frames only'}),
-    'kernel-gso': Flags.boolean({default: true, allowNo: true, description: 'With offloads: TCP super-frames to IPv4 provider addresses go to the kernel whole (tcx program on an underlay TAP, GRE GSO at the physical interface); --no-kernel-gso segments them in the engine'}),
+    'kernel-gso': Flags.boolean({default: true, allowNo: true, description: 'With offloads: TCP super-frames go to the kernel whole (tcx program on an underlay TAP, GRE GSO at the physical interface); --no-kernel-gso segments them in the engine'}),
   }
 
   async execute(flags: AnyFlags): Promise<Result | void> {

@@ -38,7 +38,7 @@ import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAM
 import {NONE, PA_STRIDE, macText, type ForwardingTable} from './table.js'
 import {COALESCE_STAT_NAMES, Coalescer, GSO_MAX_IP_LEN, OffloadBatch, SEGMENT_STAT_NAMES, Segmenter, innerMtu, type Checksum, type Memcpy} from './offload.js'
 import {VNET_HEADER_LEN, vnetIngress, writeVnetNone} from './vnet.js'
-import {GSO_STAT_NAMES, GsoPlan, GsoStat, PROGRAM_DROP_NAMES, RX_OFFLOAD_STAT_NAMES, RxKind, RxOffload, gsoPlan, writeGsoEncap, type GsoSink} from './kernel-gso.js'
+import {GSO_STAT_NAMES, GsoPlan, GsoStat, PROGRAM_DROP_NAMES, gsoEncapRoom, RX_OFFLOAD_STAT_NAMES, RxKind, RxOffload, gsoPlan, writeGsoEncap, type GsoSink} from './kernel-gso.js'
 import type {EngineTap, TapHost} from './tap.js'
 
 export interface EngineOptions {
@@ -605,8 +605,10 @@ export class Engine implements TapHost {
       this.gsoStats[GsoStat.NOT_ENCAPSULATED]++
       return this.segmentFrame(loaded, slot, buf, hdr, frame, end)
     }
-    // Outer IPv4 + outer Ethernet + the virtio header go in front of the GRE header (8 bytes).
-    if (v.frameEnd - v.frameOff + 28 > 0xffff || v.frameOff - 42 - sink.vnetLen < floor) {
+    // Outer IP + outer Ethernet + the virtio header go in front of the GRE header (8 bytes); an IPv4
+    // total length counts its own header, an IPv6 payload length does not.
+    const v6 = sink.local.length === 16
+    if (v.frameEnd - v.frameOff + (v6 ? 8 : 28) > 0xffff || v.frameOff - 8 - gsoEncapRoom(v6, sink.vnetLen) < floor) {
       this.gsoStats[GsoStat.TOO_LONG]++
       return this.segmentFrame(loaded, slot, buf, hdr, frame, end)
     }
@@ -639,12 +641,12 @@ export class Engine implements TapHost {
     const sink = this.gso[u]!
     if (this.tap !== null) {
       // Captures see the NVGRE packet (from the GRE header), not the virtio and outer headers in front.
-      const skip = sink.vnetLen + 14 + 20
+      const skip = gsoEncapRoom(sink.local.length === 16, sink.vnetLen)
       for (let k = 0; k < n; k++) {
         tx.offsets[k] += skip
         tx.lengths[k] -= skip
       }
-      this.tap.underlayOut(this, 4, sink.local, tx, n)
+      this.tap.underlayOut(this, sink.local.length === 16 ? 6 : 4, sink.local, tx, n)
       for (let k = 0; k < n; k++) {
         tx.offsets[k] -= skip
         tx.lengths[k] += skip

@@ -1,10 +1,10 @@
 // Kernel GSO for NVGRE super-packets (the NVGRE task offload a real NIC gives Windows' HNV).
 //
 // Send: a TCP super-frame from a TSO port, once the pipeline has decided it (one verdict for all its
-// segments), is written whole as [Ethernet | outer IPv4 | GRE(key) | inner frame] behind a virtio
-// GSO header into an "underlay TAP" in the host namespace. A tcx ingress program on that TAP
-// (assembled here, loaded by the addon with bpf()) cuts the 42 bytes of outer IPv4, GRE and inner
-// Ethernet out and puts them back with bpf_skb_adjust_room(ENCAP_L3_IPV4 | ENCAP_L4_GRE |
+// segments), is written whole as [Ethernet | outer IPv4 or IPv6 | GRE(key) | inner frame] behind a
+// virtio GSO header into an "underlay TAP" in the host namespace. A tcx ingress program on that TAP
+// (assembled here, loaded by the addon with bpf()) cuts the 42 (62) bytes of outer IP, GRE and inner
+// Ethernet out and puts them back with bpf_skb_adjust_room(ENCAP_L3_IPV4 (IPV6) | ENCAP_L4_GRE |
 // ENCAP_L2_ETH | ENCAP_L2(14)): that marks the skb encapsulated with SKB_GSO_GRE, the state only
 // kernel tunnels set. bpf_redirect_neigh() then sends it out of the physical interface (FIB and
 // neighbour fill the outer MACs), where a GSO-capable device (veth, a NIC with GRE TSO) takes it
@@ -46,18 +46,22 @@ const FN_REDIRECT_NEIGH = 152
 const BPF_ADJ_ROOM_MAC = 1
 const F_FIXED_GSO = 1n
 const F_ENCAP_L3_IPV4 = 1n << 1n
+const F_ENCAP_L3_IPV6 = 1n << 2n
 const F_ENCAP_L4_GRE = 1n << 3n
 const F_ENCAP_L2_ETH = 1n << 6n
 const ENCAP_L2_SHIFT = 56n
 /** TCX_DROP (= TC_ACT_SHOT). */
 const TCX_DROP = 2
 
-/** Outer IPv4 + GRE with key + inner Ethernet: what the program lifts out and puts back. */
+/** Outer IPv4 (IPv6) + GRE with key + inner Ethernet: what the program lifts out and puts back. */
 export const GSO_ENCAP_LEN = 20 + 8 + 14
+export const GSO_ENCAP_LEN_V6 = 40 + 8 + 14
 /** The outer Ethernet header the engine writes (its MACs are filled by bpf_redirect_neigh). */
 const OUTER_ETH = 14
 /** Flags of the second bpf_skb_adjust_room: room for IPv4 + GRE + 14 bytes of inner Ethernet, encapsulated. */
 export const GROW_FLAGS = F_FIXED_GSO | F_ENCAP_L3_IPV4 | F_ENCAP_L4_GRE | F_ENCAP_L2_ETH | (14n << ENCAP_L2_SHIFT)
+/** The same over an IPv6 outer header. */
+export const GROW_FLAGS_V6 = F_FIXED_GSO | F_ENCAP_L3_IPV6 | F_ENCAP_L4_GRE | F_ENCAP_L2_ETH | (14n << ENCAP_L2_SHIFT)
 /** Instructions of the program. */
 export const GSO_PROGRAM_LEN = 53
 /**
@@ -76,14 +80,19 @@ function insn(out: DataView, at: number, code: number, dst: number, src: number,
 
 /**
  * The tcx ingress program of the underlay TAP, as struct bpf_insn bytes: save the 42 bytes after the
- * outer Ethernet header, drop them, re-insert room for them as an IPv4/GRE/Ethernet encapsulation
- * (gso_size kept), write them back, redirect to `physicalIfindex` through the neighbour table. A helper
- * that fails drops the packet (TCX_DROP) and counts it in the array map `countersFd`
+ * outer Ethernet header (62 over IPv6), drop them, re-insert room for them as an IPv4 (IPv6)/GRE/Ethernet
+ * encapsulation (gso_size kept), write them back, redirect to `physicalIfindex` through the neighbour
+ * table. A helper that fails drops the packet (TCX_DROP) and counts it in the array map `countersFd`
  * (PROGRAM_DROP_NAMES order).
  */
-export function assembleGsoProgram(physicalIfindex: number, countersFd: number): Uint8Array {
+export function assembleGsoProgram(physicalIfindex: number, countersFd: number, outerV6 = false): Uint8Array {
   if (!Number.isInteger(physicalIfindex) || physicalIfindex <= 0 || physicalIfindex > 0x7fffffff) throw new RangeError(`interface index ${physicalIfindex} is not a positive 31-bit integer`)
   if (!Number.isInteger(countersFd) || countersFd < 0 || countersFd > 0x7fffffff) throw new RangeError(`map fd ${countersFd} is not a file descriptor`)
+  const encapLen = outerV6 ? GSO_ENCAP_LEN_V6 : GSO_ENCAP_LEN
+  const grow = outerV6 ? GROW_FLAGS_V6 : GROW_FLAGS
+  // The saved headers on the stack, the map key below them.
+  const saved = outerV6 ? -64 : -48
+  const key = saved - 4
   const bytes = new Uint8Array(GSO_PROGRAM_LEN * 8)
   const out = new DataView(bytes.buffer)
   const checks: number[] = []
@@ -92,8 +101,8 @@ export function assembleGsoProgram(physicalIfindex: number, countersFd: number):
     n = insn(out, n, BPF_ALU64_MOV_X, 1, 6, 0, 0) // r1 = skb
     n = insn(out, n, BPF_ALU64_MOV_K, 2, 0, 0, OUTER_ETH) // r2 = offset
     n = insn(out, n, BPF_ALU64_MOV_X, 3, 10, 0, 0) // r3 = fp
-    n = insn(out, n, BPF_ALU64_ADD_K, 3, 0, 0, -48) // r3 = fp - 48
-    n = insn(out, n, BPF_ALU64_MOV_K, 4, 0, 0, GSO_ENCAP_LEN) // r4 = 42
+    n = insn(out, n, BPF_ALU64_ADD_K, 3, 0, 0, saved) // r3 = fp - 48 (64)
+    n = insn(out, n, BPF_ALU64_MOV_K, 4, 0, 0, encapLen) // r4 = 42 (62)
   }
   const check = (): void => {
     checks.push(n)
@@ -104,16 +113,16 @@ export function assembleGsoProgram(physicalIfindex: number, countersFd: number):
   n = insn(out, n, BPF_CALL, 0, 0, 0, FN_SKB_LOAD_BYTES)
   check()
   n = insn(out, n, BPF_ALU64_MOV_X, 1, 6, 0, 0)
-  n = insn(out, n, BPF_ALU64_MOV_K, 2, 0, 0, -GSO_ENCAP_LEN)
+  n = insn(out, n, BPF_ALU64_MOV_K, 2, 0, 0, -encapLen)
   n = insn(out, n, BPF_ALU64_MOV_K, 3, 0, 0, BPF_ADJ_ROOM_MAC)
   n = insn(out, n, BPF_ALU64_MOV_K, 4, 0, 0, Number(F_FIXED_GSO))
   n = insn(out, n, BPF_CALL, 0, 0, 0, FN_SKB_ADJUST_ROOM)
   check()
   n = insn(out, n, BPF_ALU64_MOV_X, 1, 6, 0, 0)
-  n = insn(out, n, BPF_ALU64_MOV_K, 2, 0, 0, GSO_ENCAP_LEN)
+  n = insn(out, n, BPF_ALU64_MOV_K, 2, 0, 0, encapLen)
   n = insn(out, n, BPF_ALU64_MOV_K, 3, 0, 0, BPF_ADJ_ROOM_MAC)
-  n = insn(out, n, BPF_LD_DW_IMM, 4, 0, 0, Number(GROW_FLAGS & 0xffffffffn))
-  n = insn(out, n, 0, 0, 0, 0, Number(GROW_FLAGS >> 32n))
+  n = insn(out, n, BPF_LD_DW_IMM, 4, 0, 0, Number(grow & 0xffffffffn))
+  n = insn(out, n, 0, 0, 0, 0, Number(grow >> 32n))
   n = insn(out, n, BPF_CALL, 0, 0, 0, FN_SKB_ADJUST_ROOM)
   check()
   stackCopy()
@@ -138,11 +147,11 @@ export function assembleGsoProgram(physicalIfindex: number, countersFd: number):
   })
   const count = n
   for (const j of jumps) out.setInt16(j * 8 + 2, count - j - 1, true)
-  n = insn(out, n, BPF_STX_MEM_W, 10, 7, -52, 0) // key = r7 at fp - 52
+  n = insn(out, n, BPF_STX_MEM_W, 10, 7, key, 0) // key = r7 below the saved headers
   n = insn(out, n, BPF_LD_DW_IMM, 1, BPF_PSEUDO_MAP_FD, 0, countersFd) // r1 = map
   n = insn(out, n, 0, 0, 0, 0, 0)
   n = insn(out, n, BPF_ALU64_MOV_X, 2, 10, 0, 0)
-  n = insn(out, n, BPF_ALU64_ADD_K, 2, 0, 0, -52) // r2 = &key
+  n = insn(out, n, BPF_ALU64_ADD_K, 2, 0, 0, key) // r2 = &key
   n = insn(out, n, BPF_CALL, 0, 0, 0, FN_MAP_LOOKUP_ELEM)
   n = insn(out, n, BPF_JEQ_K, 0, 0, 2, 0) // no value: skip the add
   n = insn(out, n, BPF_ALU64_MOV_K, 1, 0, 0, 1)
@@ -199,11 +208,17 @@ export function gsoPlan(buf: Uint8Array, hdr: number, frame: number, end: number
   return true
 }
 
+/** Bytes in front of the GRE header that writeGsoEncap() writes: outer IP and Ethernet, the virtio header. */
+export function gsoEncapRoom(outerV6: boolean, vnetLen: number): number {
+  return (outerV6 ? 40 : 20) + OUTER_ETH + vnetLen
+}
+
 /**
  * Writes, in front of the NVGRE packet at `gre` (GRE header + inner frame up to `end`): the outer IPv4
- * header (source `src`, destination the 4 bytes at `dst[dstOff]`, DF, TTL 64), an outer Ethernet header
- * of zero MACs, and the virtio GSO header (`vnetLen` bytes) the kernel segments by. Returns the offset
- * of the virtio header, or -1 when the packet would exceed an IPv4 total length.
+ * header (source `src`, destination the 4 bytes at `dst[dstOff]`, DF, TTL 64) or, when `src` has 16
+ * bytes, the outer IPv6 header (hop limit 64), an outer Ethernet header of zero MACs, and the virtio GSO
+ * header (`vnetLen` bytes) the kernel segments by. Returns the offset of the virtio header, or -1 when
+ * the packet would exceed an IPv4 total length (IPv6 payload length).
  */
 export function writeGsoEncap(
   buf: Uint8Array,
@@ -216,38 +231,60 @@ export function writeGsoEncap(
   plan: GsoPlan,
   vnetLen: number,
 ): number {
-  const total = end - gre + 20
-  if (total > 0xffff) return -1
-  const ip = gre - 20
-  buf[ip] = 0x45
-  buf[ip + 1] = 0
-  buf[ip + 2] = total >>> 8
-  buf[ip + 3] = total & 0xff
-  buf[ip + 4] = (id >>> 8) & 0xff
-  buf[ip + 5] = id & 0xff
-  buf[ip + 6] = 0x40
-  buf[ip + 7] = 0
-  buf[ip + 8] = 64
-  buf[ip + 9] = 47
-  buf[ip + 10] = 0
-  buf[ip + 11] = 0
-  for (let b = 0; b < 4; b++) {
-    buf[ip + 12 + b] = src[b]
-    buf[ip + 16 + b] = dst[dstOff + b]
+  let eth: number
+  if (src.length === 16) {
+    const payload = end - gre
+    if (payload > 0xffff) return -1
+    const ip = gre - 40
+    buf[ip] = 0x60
+    buf[ip + 1] = 0
+    buf[ip + 2] = 0
+    buf[ip + 3] = 0
+    buf[ip + 4] = payload >>> 8
+    buf[ip + 5] = payload & 0xff
+    buf[ip + 6] = 47
+    buf[ip + 7] = 64
+    for (let b = 0; b < 16; b++) {
+      buf[ip + 8 + b] = src[b]
+      buf[ip + 24 + b] = dst[dstOff + b]
+    }
+    eth = ip - OUTER_ETH
+    buf[eth + 12] = 0x86
+    buf[eth + 13] = 0xdd
+  } else {
+    const total = end - gre + 20
+    if (total > 0xffff) return -1
+    const ip = gre - 20
+    buf[ip] = 0x45
+    buf[ip + 1] = 0
+    buf[ip + 2] = total >>> 8
+    buf[ip + 3] = total & 0xff
+    buf[ip + 4] = (id >>> 8) & 0xff
+    buf[ip + 5] = id & 0xff
+    buf[ip + 6] = 0x40
+    buf[ip + 7] = 0
+    buf[ip + 8] = 64
+    buf[ip + 9] = 47
+    buf[ip + 10] = 0
+    buf[ip + 11] = 0
+    for (let b = 0; b < 4; b++) {
+      buf[ip + 12 + b] = src[b]
+      buf[ip + 16 + b] = dst[dstOff + b]
+    }
+    let s = 0
+    for (let b = 0; b < 20; b += 2) s += (buf[ip + b] << 8) | buf[ip + b + 1]
+    s = (s & 0xffff) + (s >>> 16)
+    s = (s & 0xffff) + (s >>> 16)
+    const c = ~s & 0xffff
+    buf[ip + 10] = c >>> 8
+    buf[ip + 11] = c & 0xff
+    eth = ip - OUTER_ETH
+    buf[eth + 12] = 0x08
+    buf[eth + 13] = 0x00
   }
-  let s = 0
-  for (let b = 0; b < 20; b += 2) s += (buf[ip + b] << 8) | buf[ip + b + 1]
-  s = (s & 0xffff) + (s >>> 16)
-  s = (s & 0xffff) + (s >>> 16)
-  const c = ~s & 0xffff
-  buf[ip + 10] = c >>> 8
-  buf[ip + 11] = c & 0xff
-  const eth = ip - OUTER_ETH
   for (let b = 0; b < 12; b++) buf[eth + b] = 0
-  buf[eth + 12] = 0x08
-  buf[eth + 13] = 0x00
   const v = eth - vnetLen
-  // The plan's offsets count from the inner Ethernet header; the written packet starts 42 bytes earlier.
+  // The plan's offsets count from the inner Ethernet header; the written packet starts 42 (62) bytes earlier.
   const shift = gre + 8 - eth
   writeVnetGso(buf, v, vnetLen, plan.gsoType, shift + plan.headerLen, plan.gsoSize, shift + plan.l4, 16)
   return v
@@ -341,7 +378,7 @@ export class RxOffload {
 
 /** Where the engine writes super-packets (io/gso-underlay.ts). */
 export interface GsoSink {
-  /** The outer IPv4 source (the underlay's bound PA). */
+  /** The outer source (the underlay's bound PA): 4 bytes for IPv4, 16 for IPv6. */
   readonly local: Uint8Array
   /** virtio_net_hdr bytes in front of each packet. */
   readonly vnetLen: number
@@ -357,7 +394,7 @@ export const GsoStat = {
   SUPER_PACKETS: 0,
   /** TCP super-frames segmented here instead: not encapsulated to an underlay with the kernel path (local delivery, flood, IPv6 PA, MSS clamp). */
   NOT_ENCAPSULATED: 1,
-  /** ... or longer than one IPv4 packet may be with the outer header, or without headroom. */
+  /** ... or longer than one IP packet may be with the outer header, or without headroom. */
   TOO_LONG: 2,
   /** Not taken by the underlay TAP. */
   TX_DROPPED: 3,

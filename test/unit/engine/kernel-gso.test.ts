@@ -8,7 +8,7 @@ import {readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, describe, expect, it} from 'vitest'
-import {GROW_FLAGS, GsoPlan, RxKind, RxOffload, assembleGsoProgram, gsoPlan, writeGsoEncap} from '../../../src/lib/engine/kernel-gso.js'
+import {GROW_FLAGS, GROW_FLAGS_V6, GsoPlan, gsoEncapRoom, RxKind, RxOffload, assembleGsoProgram, gsoPlan, writeGsoEncap} from '../../../src/lib/engine/kernel-gso.js'
 import {nativeAvailable} from '../../../src/lib/engine/io/native.js'
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/kernel-gso/cases.json')
@@ -32,17 +32,29 @@ interface ReceiveCase {
   out: string
   vnet: string | null
 }
-const cases = JSON.parse(readFileSync(FIXTURES, 'utf8')) as {program: {ifindex: number; mapFd: number; hex: string}; encap: EncapCase[]; receive: ReceiveCase[]}
+const cases = JSON.parse(readFileSync(FIXTURES, 'utf8')) as {program: {ifindex: number; mapFd: number; hex: string; hexV6: string}; encap: EncapCase[]; receive: ReceiveCase[]}
 
 const ip4 = (text: string): Uint8Array => Uint8Array.from(text.split('.').map(Number))
+/** The 16 bytes of a fixture's IPv6 address (2001:db8:ffff::NN only). */
+function ip6(text: string): Uint8Array {
+  const out = new Uint8Array(16)
+  const [head, tail] = text.split('::')
+  head.split(':').forEach((g, i) => out.set([parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff], i * 2))
+  const t = parseInt(tail, 16)
+  out.set([t >> 8, t & 0xff], 14)
+  return out
+}
+const ipBytes = (text: string): Uint8Array => (text.includes(':') ? ip6(text) : ip4(text))
 
 describe('the tcx program', () => {
   it('assembles to the instructions bpf.h numbers give', () => {
     expect(Buffer.from(assembleGsoProgram(cases.program.ifindex, cases.program.mapFd)).toString('hex')).toBe(cases.program.hex)
+    expect(Buffer.from(assembleGsoProgram(cases.program.ifindex, cases.program.mapFd, true)).toString('hex')).toBe(cases.program.hexV6)
   })
 
-  it('asks for an IPv4/GRE/Ethernet(14) encapsulation with gso_size kept', () => {
+  it('asks for an IPv4 (IPv6)/GRE/Ethernet(14) encapsulation with gso_size kept', () => {
     expect(GROW_FLAGS).toBe(1n | 2n | 8n | 64n | (14n << 56n))
+    expect(GROW_FLAGS_V6).toBe(1n | 4n | 8n | 64n | (14n << 56n))
   })
 
   it('refuses an interface index that is not a positive 31-bit integer', () => {
@@ -67,12 +79,14 @@ describe('a super-frame for the kernel', () => {
       if (c.out === null) return
       const out = Buffer.from(c.out, 'hex')
       // The engine's pushNvgre wrote the GRE header in the headroom: take scapy's.
+      const v6 = c.src.includes(':')
       const gre = at - 8
-      out.copy(buf, gre, 10 + 14 + 20, 10 + 14 + 20 + 8)
+      const greAt = gsoEncapRoom(v6, 10)
+      out.copy(buf, gre, greAt, greAt + 8)
       const dst = new Uint8Array(16)
-      dst.set(ip4(c.dst))
-      const v = writeGsoEncap(buf, gre, buf.length, ip4(c.src), dst, 0, c.id, plan, 10)
-      expect(v).toBe(gre - 20 - 14 - 10)
+      dst.set(ipBytes(c.dst))
+      const v = writeGsoEncap(buf, gre, buf.length, ipBytes(c.src), dst, 0, c.id, plan, 10)
+      expect(v).toBe(gre - greAt)
       expect(buf.subarray(v).toString('hex')).toBe(c.out)
       expect(plan.segmentFrameLen).toBeLessThanOrEqual(14 + c.maxInnerIp)
     })
@@ -84,6 +98,9 @@ describe('a super-frame for the kernel', () => {
     const buf = Buffer.alloc(70_000)
     expect(writeGsoEncap(buf, 100, 100 + 65_516, ip4(c.src), ip4(c.dst), 0, 1, plan, 10)).toBe(-1)
     expect(writeGsoEncap(buf, 100, 100 + 65_515, ip4(c.src), ip4(c.dst), 0, 1, plan, 10)).toBeGreaterThan(0)
+    // IPv6: the payload length does not count the 40-byte header.
+    expect(writeGsoEncap(buf, 100, 100 + 65_536, new Uint8Array(16), new Uint8Array(16), 0, 1, plan, 10)).toBe(-1)
+    expect(writeGsoEncap(buf, 100, 100 + 65_535, new Uint8Array(16), new Uint8Array(16), 0, 1, plan, 10)).toBeGreaterThan(0)
   })
 })
 
@@ -123,13 +140,15 @@ describe.skipIf(!isRoot || !nativeAvailable())('the kernel takes the program (ne
     // The addon's calls act in the calling process's namespace: run them in a child inside the namespace.
     const script = `
       const {GsoUnderlay} = await import(${JSON.stringify(join(dirname(fileURLToPath(import.meta.url)), '../../../src/lib/engine/io/gso-underlay.ts'))})
-      const u = GsoUnderlay.open(1, Uint8Array.of(198, 51, 100, 1))
-      const drops = new Float64Array(4)
-      u.readProgramDrops(drops)
-      console.log(u.name, u.vnetLen, drops.join(','))
-      u.close()
+      for (const local of [Uint8Array.of(198, 51, 100, 1), new Uint8Array(16)]) {
+        const u = GsoUnderlay.open(1, local)
+        const drops = new Float64Array(4)
+        u.readProgramDrops(drops)
+        console.log(u.name, u.vnetLen, drops.join(','))
+        u.close()
+      }
     `
     const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], {encoding: 'utf8'})
-    expect(out.trim()).toMatch(/^\S+ 10 0,0,0,0$/)
+    expect(out.trim()).toMatch(/^\S+ 10 0,0,0,0\n\S+ 10 0,0,0,0$/)
   })
 })

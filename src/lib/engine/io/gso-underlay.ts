@@ -1,6 +1,6 @@
 // The kernel GSO path's device (kernel-gso.ts): a TAP in the host namespace with IFF_VNET_HDR whose
 // tcx ingress program turns each NVGRE super-packet written into it into an encapsulated GSO skb and
-// redirects it to the physical interface. Opened per IPv4 underlay at engine start; when anything of
+// redirects it to the physical interface. Opened per underlay (IPv4 or IPv6) at engine start; when anything of
 // it cannot be set up (no tcx, no bpf(), verifier refusal) open() throws and the engine keeps
 // segmenting in userspace.
 import type {PacketBatch} from '../ports.js'
@@ -12,13 +12,13 @@ export class GsoUnderlay {
   static open(physicalIfindex: number, local: Uint8Array): GsoUnderlay {
     const addon = native()
     if (typeof addon.bpfTcxAttach !== 'function') throw new Error('the native addon has no bpfTcxAttach (rebuild it: npm run install)')
-    if (local.length !== 4) throw new RangeError('the kernel GSO path carries IPv4 provider addresses only')
+    if (local.length !== 4 && local.length !== 16) throw new RangeError('a provider address has 4 or 16 bytes')
     if (typeof addon.bpfArrayCreate !== 'function' || typeof addon.bpfArrayRead !== 'function') throw new Error('the native addon has no bpfArrayCreate (rebuild it: npm run install)')
     const tap = TapPort.open({name: '', vnetHdr: true, offload: false, up: true, batchSize: 1})
     let mapFd = -1
     try {
       mapFd = addon.bpfArrayCreate(8, PROGRAM_DROP_NAMES.length)
-      const {progFd, linkFd} = addon.bpfTcxAttach(assembleGsoProgram(physicalIfindex, mapFd), tap.name)
+      const {progFd, linkFd} = addon.bpfTcxAttach(assembleGsoProgram(physicalIfindex, mapFd, local.length === 16), tap.name)
       return new GsoUnderlay(tap, progFd, linkFd, mapFd, Uint8Array.from(local))
     } catch (error) {
       if (mapFd >= 0) addon.close(mapFd)

@@ -45,7 +45,7 @@ export interface RuntimeOptions {
    */
   offload?: boolean
   /**
-   * With offloads: TCP super-frames to IPv4 provider addresses go to the kernel whole, segmented by it
+   * With offloads: TCP super-frames to provider addresses go to the kernel whole, segmented by it
    * at the physical interface (kernel-gso.ts; tcx + bpf(), Linux >= 6.6); default true. Where that cannot
    * be set up the engine segments them itself, and says so in the log and status.
    */
@@ -145,7 +145,6 @@ export class EngineRuntime {
         const entry = underlays[underlays.length - 1]
         entry.gso = null
         if (options.offload === false || options.kernelGso === false) gsoNotes.push(`${local.address}: userspace segmentation (${options.offload === false ? '--no-offload' : '--no-kernel-gso'})`)
-        else if (local.family !== 4) gsoNotes.push(`${local.address}: userspace segmentation (the kernel path carries IPv4 provider addresses only)`)
         else {
           try {
             entry.gso = GsoUnderlay.open(local.interfaceIndex, local.bytes)
