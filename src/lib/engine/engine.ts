@@ -38,7 +38,7 @@ import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAM
 import {NONE, PA_STRIDE, macText, type ForwardingTable} from './table.js'
 import {COALESCE_STAT_NAMES, Coalescer, GSO_MAX_IP_LEN, OffloadBatch, SEGMENT_STAT_NAMES, Segmenter, innerMtu, type Checksum, type Memcpy} from './offload.js'
 import {VNET_HEADER_LEN, vnetIngress, writeVnetNone} from './vnet.js'
-import {GSO_STAT_NAMES, GsoPlan, GsoStat, PROGRAM_DROP_NAMES, gsoEncapRoom, RX_OFFLOAD_STAT_NAMES, RxKind, RxOffload, gsoPlan, writeGsoEncap, type GsoSink} from './kernel-gso.js'
+import {GSO_STAT_NAMES, GsoPlan, GsoStat, PROGRAM_DROP_NAMES, RX_OFFLOAD_STAT_NAMES, RxKind, RxOffload, gsoEncapRoom, gsoPlan, writeGsoEncap, type GsoSink} from './kernel-gso.js'
 import type {EngineTap, TapHost} from './tap.js'
 
 export interface EngineOptions {
