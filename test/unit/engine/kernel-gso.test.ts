@@ -149,6 +149,6 @@ describe.skipIf(!isRoot || !nativeAvailable())('the kernel takes the program (ne
       }
     `
     const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], {encoding: 'utf8'})
-    expect(out.trim()).toMatch(/^\S+ 10 0,0,0,0\n\S+ 10 0,0,0,0$/)
+    expect(out.trim()).toMatch(/^hnvgso0 10 0,0,0,0\nhnvgso0 10 0,0,0,0$/)
   })
 })

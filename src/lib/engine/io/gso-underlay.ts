@@ -14,7 +14,8 @@ export class GsoUnderlay {
     if (typeof addon.bpfTcxAttach !== 'function') throw new Error('the native addon has no bpfTcxAttach (rebuild it: npm run install)')
     if (local.length !== 4 && local.length !== 16) throw new RangeError('a provider address has 4 or 16 bytes')
     if (typeof addon.bpfArrayCreate !== 'function' || typeof addon.bpfArrayRead !== 'function') throw new Error('the native addon has no bpfArrayCreate (rebuild it: npm run install)')
-    const tap = TapPort.open({name: '', vnetHdr: true, offload: false, up: true, batchSize: 1})
+    // The kernel picks the number (hnvgso0, hnvgso1, ...): several engines may share a namespace.
+    const tap = TapPort.open({name: 'hnvgso%d', vnetHdr: true, offload: false, up: true, batchSize: 1})
     let mapFd = -1
     try {
       mapFd = addon.bpfArrayCreate(8, PROGRAM_DROP_NAMES.length)
