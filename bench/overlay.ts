@@ -13,7 +13,8 @@
 // Needs root (namespaces, TAPs), iperf3 and the built CLI (npm run build). Everything lives in namespaces
 // hnvb-<pid>-b6-* removed at the end, also on failure. Prints figures; writes bench/results/overlay.json
 // (overlay-no-offload.json with --no-offload: the engines' TAPs without IFF_VNET_HDR, for comparison).
-//   sudo npx tsx bench/overlay.ts [--quick] [--runs N] [--no-offload] [--skip-policy]
+//   sudo npx tsx bench/overlay.ts [--quick] [--runs N] [--no-offload] [--no-kernel-gso] [--skip-policy]
+// (--no-kernel-gso: the engines segment TCP super-frames themselves; overlay-no-kernel-gso.json)
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {cpus, tmpdir} from 'node:os'
@@ -33,6 +34,7 @@ const IPERF_SECONDS = QUICK ? 3 : 8
 const PINGS = QUICK ? 50 : 300
 const RUNS = Number(argValue('--runs') ?? (QUICK ? 1 : 3))
 const OFFLOAD = !process.argv.includes('--no-offload')
+const KERNEL_GSO = !process.argv.includes('--no-kernel-gso')
 const SKIP_POLICY = process.argv.includes('--skip-policy')
 
 function argValue(name: string): string | undefined {
@@ -242,7 +244,7 @@ async function hnvRun(index: number): Promise<RunFigures> {
   spec.vms = spec.vms.filter((vm) => vm.name.startsWith('Blue'))
   const topology = Topology.plan(spec, `${PREFIX}-a${index}`)
   try {
-    await topology.up({engineArgs: OFFLOAD ? [] : ['--no-offload']})
+    await topology.up({engineArgs: !OFFLOAD ? ['--no-offload'] : KERNEL_GSO ? [] : ['--no-kernel-gso']})
     const pids = topology.hosts.map((h) => h.pid!)
     return await measure({from: topology.vm('Blue1').ns, to: topology.vm('Blue2').ns, target: '10.0.0.7', pids})
   } finally {
@@ -344,4 +346,4 @@ console.log(`UDP 64 B received pkt/s: A ${fmt(hnv.udp64Pps, 0)}  B ${fmt(vxlan.u
 console.log(`engine CPU s per GB (TCP tests): A ${fmt(hnv.engineCpuSecondsPerGB, 2)}`)
 mkdirSync(join(ROOT, 'bench/results'), {recursive: true})
 // The offloads-off run is a comparison, kept beside the main figures rather than over them.
-writeFileSync(join(ROOT, `bench/results/${OFFLOAD ? 'overlay' : 'overlay-no-offload'}.json`), JSON.stringify(results, null, 2) + '\n')
+writeFileSync(join(ROOT, `bench/results/${!OFFLOAD ? 'overlay-no-offload' : KERNEL_GSO ? 'overlay' : 'overlay-no-kernel-gso'}.json`), JSON.stringify(results, null, 2) + '\n')

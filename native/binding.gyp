@@ -6,6 +6,7 @@
       "target_name": "hnv_native",
       "sources": [
         "src/addon.cc",
+        "src/bpf.cc",
         "src/copy.cc",
         "src/link.cc",
         "src/physical.cc",

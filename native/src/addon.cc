@@ -191,6 +191,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("ipRawOpen", IpRawOpen);
   fn("packetOpen", PacketOpen);
   fn("packetSend", PacketSend);
+  fn("bpfTcxAttach", BpfTcxAttach);
+  fn("bpfArrayCreate", BpfArrayCreate);
+  fn("bpfArrayRead", BpfArrayRead);
   Napi::Object constants = Constants(env);
   InitReaders(env, constants);
   exports.Set("constants", constants);

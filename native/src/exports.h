@@ -24,6 +24,11 @@ Napi::Value WriteBatch(const Napi::CallbackInfo& info);
 Napi::Value SendBatch(const Napi::CallbackInfo& info);
 Napi::Value Close(const Napi::CallbackInfo& info);
 
+// bpf.cc
+Napi::Value BpfTcxAttach(const Napi::CallbackInfo& info);
+Napi::Value BpfArrayCreate(const Napi::CallbackInfo& info);
+Napi::Value BpfArrayRead(const Napi::CallbackInfo& info);
+
 // copy.cc (raw N-API: called per segment)
 napi_value Copy(napi_env env, napi_callback_info info);
 napi_value Sum16(napi_env env, napi_callback_info info);

@@ -59,6 +59,8 @@ export interface MemoryUnderlayOptions {
   batchSize?: number
   /** Keep copies in `sent` (default true). */
   record?: boolean
+  /** Largest packet a receive slot holds (default 9216; the raw socket's is 65535: GSO super-packets). */
+  slotCapacity?: number
 }
 
 /** Largest packet a memory underlay slot holds (a reassembled datagram can exceed the MTU). */
@@ -90,7 +92,7 @@ export class MemoryUnderlay implements Underlay {
     this.headroom = options.headroom ?? DEFAULT_HEADROOM
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE
     this.record = options.record ?? true
-    this.ring = new MemoryRxRing(this.batchSize, this.headroom, this.headroom + SLOT_CAPACITY)
+    this.ring = new MemoryRxRing(this.batchSize, this.headroom, this.headroom + (options.slotCapacity ?? SLOT_CAPACITY))
   }
 
   start(onBatch: (batch: UnderlayRxBatch) => void, _onError?: ErrorHandler): void {

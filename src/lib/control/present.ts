@@ -33,6 +33,7 @@ export function statusSections(status: RuntimeStatus): Section[] {
     ApplyTime: `load ${ms(apply.loadMs)} (${apply.load}), swap ${ms(apply.swapMs)}`,
     LastError: status.lastError ? `revision ${status.lastError.revision ?? '?'} at ${status.lastError.at}: ${status.lastError.message}` : null,
     TapMTU: status.tapMtu,
+    Segmentation: status.segmentation ?? null,
     Uptime: `${status.uptimeSeconds} s`,
     Socket: status.socket,
   }
@@ -97,12 +98,14 @@ export function statusSections(status: RuntimeStatus): Section[] {
     {title: 'Drops', result: {columns: ['Reason', 'Packets'], rows: nonZero(status.drops).map(([Reason, Packets]) => ({Reason, Packets}))}},
     {title: 'Replies by the engine', result: {columns: ['Reply', 'Packets'], rows: nonZero(status.replies).map(([Reply, Packets]) => ({Reply, Packets}))}},
     {
-      title: 'Offload (TSO super-frames segmented, segments coalesced)',
+      title: 'Offload (TSO super-frames segmented or handed to the kernel whole, segments coalesced)',
       result: {
         columns: ['Counter', 'Value'],
         rows: [
           ...nonZero(status.offload.segment).map(([name, Value]) => ({Counter: `segment.${name}`, Value})),
           ...nonZero(status.offload.coalesce).map(([name, Value]) => ({Counter: `coalesce.${name}`, Value})),
+          ...nonZero(status.offload.kernelGso ?? {}).map(([name, Value]) => ({Counter: `kernelGso.${name}`, Value})),
+          ...nonZero(status.offload.receive ?? {}).map(([name, Value]) => ({Counter: `receive.${name}`, Value})),
         ],
       },
     },

@@ -38,7 +38,8 @@ import {LearnQueue, takeDynamicHits, type LearnedRecord} from './learning.js'
 import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES, Reply} from './stages.js'
 import {NONE, PA_STRIDE, macText, type ForwardingTable} from './table.js'
 import {COALESCE_STAT_NAMES, Coalescer, GSO_MAX_IP_LEN, OffloadBatch, SEGMENT_STAT_NAMES, Segmenter, innerMtu, type Checksum, type Memcpy} from './offload.js'
-import {vnetIngress, writeVnetNone} from './vnet.js'
+import {VNET_HEADER_LEN, vnetIngress, writeVnetNone} from './vnet.js'
+import {GSO_STAT_NAMES, GsoPlan, GsoStat, PROGRAM_DROP_NAMES, RX_OFFLOAD_STAT_NAMES, RxKind, RxOffload, gsoEncapRoom, gsoPlan, writeGsoEncap, type GsoSink} from './kernel-gso.js'
 import type {EngineTap, TapHost} from './tap.js'
 
 export interface EngineOptions {
@@ -52,6 +53,11 @@ export interface EngineOptions {
   checksum?: Checksum
   /** TranslationMethodNat: plain IP to and from the physical interface (nat.ts); none: such packets drop. */
   physical?: PhysicalLink
+  /**
+   * Kernel GSO (kernel-gso.ts), per underlay in the same order: where that underlay's TCP super-frames
+   * go whole; null: segmented here. Omitted: none.
+   */
+  kernelGso?: (GsoSink | null)[]
   /**
    * The per-flow decision cache in front of the pipeline (flow-cache.ts): entries per direction (a power
    * of two), or false for none (every frame through the whole pipeline). Default: on, 8192 entries.
@@ -120,7 +126,7 @@ export interface EngineStatus {
   records: RecordStatus[]
   underlays: UnderlayStatus[]
   /** Segmentation (TAP super-frames -> MTU-sized frames) and coalescing (GRO) counters. */
-  offload: {segment: Record<string, number>; coalesce: Record<string, number>}
+  offload: {segment: Record<string, number>; coalesce: Record<string, number>; kernelGso: Record<string, number>; receive: Record<string, number>}
 }
 
 /** A transmit batch over whatever buffer the current receive batch lives in. */
@@ -355,6 +361,13 @@ export class Engine implements TapHost {
   private readonly physical: PhysicalLink | null
   private readonly physicalTx: UnderlayTx
   private readonly arpMac = new Uint8Array(6)
+  /** Kernel GSO per underlay (null: none), its transmit batches, and its per-frame scratch. */
+  private readonly gso: (GsoSink | null)[]
+  private readonly gsoTx: UnderlayTx[]
+  private readonly gsoPlan = new GsoPlan()
+  private readonly gsoStats = new Float64Array(GSO_STAT_NAMES.length)
+  private gsoId = 0
+  private readonly rxOffload: RxOffload
 
   constructor(options: EngineOptions) {
     this.onError = options.onError
@@ -379,6 +392,10 @@ export class Engine implements TapHost {
       )
     }
     this.underlays = options.underlays.map((underlay) => ({underlay, tx: new UnderlayTx(this.capacity)}))
+    this.gso = options.underlays.map((_, i) => options.kernelGso?.[i] ?? null)
+    // No kernel path at all: super-frames go straight to segmentFrame (superFrame is not even tried).
+    this.gsoTx = this.gso.some((g) => g !== null) ? this.gso.map(() => new UnderlayTx(this.capacity)) : []
+    this.rxOffload = new RxOffload(options.checksum)
     // underlay.mtu is the largest GRE packet: minus the GRE header with key (8) and the inner Ethernet (14).
     this.maxInnerIp = options.underlays.length === 0 ? DEFAULT_INNER_MTU : Math.min(...options.underlays.map((u) => u.mtu - 22))
     // The MTU stage holds frames to the tightest underlay of their PA's family.
@@ -539,8 +556,21 @@ export class Engine implements TapHost {
         mtu: underlay.mtu,
         io: namedCounts(IO_STAT_NAMES, underlay.stats),
       })),
-      offload: {segment: namedCounts(SEGMENT_STAT_NAMES, this.segmenter.stats), coalesce: namedCounts(COALESCE_STAT_NAMES, this.coalescer.stats)},
+      offload: {
+        segment: namedCounts(SEGMENT_STAT_NAMES, this.segmenter.stats),
+        coalesce: namedCounts(COALESCE_STAT_NAMES, this.coalescer.stats),
+        kernelGso: {...namedCounts(GSO_STAT_NAMES, this.gsoStats), ...this.programDrops()},
+        receive: namedCounts(RX_OFFLOAD_STAT_NAMES, this.rxOffload.stats),
+      },
     }
+  }
+
+  /** The kernel GSO programs' drop counters, summed over the underlays that have one (none: empty). */
+  private programDrops(): Record<string, number> {
+    if (this.gsoTx.length === 0) return {}
+    const drops = new Float64Array(PROGRAM_DROP_NAMES.length)
+    for (const sink of this.gso) sink?.readProgramDrops?.(drops)
+    return namedCounts(PROGRAM_DROP_NAMES, drops)
   }
 
   /** Closes every port and underlay. */
@@ -580,7 +610,7 @@ export class Engine implements TapHost {
       if (vnetLen !== 0) {
         let refused = len < vnetLen ? DropReason.MALFORMED : vnetIngress(buf, base, base + vnetLen, end)
         // A GSO super-frame: cut into segments in the arena, each forwarded as a frame of its own.
-        if (refused === DropReason.OFFLOAD_UNSUPPORTED && this.arena !== null) refused = this.segmentFrame(loaded, slot, buf, base, base + vnetLen, end)
+        if (refused === DropReason.OFFLOAD_UNSUPPORTED && this.arena !== null) refused = this.superFrame(loaded, slot, buf, base, base + vnetLen, end, base - headroom)
         else if (refused === DropReason.NONE) this.forward(loaded, slot, buf, base + vnetLen, end, base - headroom, len)
         if (refused !== DropReason.NONE) this.drop(loaded, refused, slot.index, NONE)
         continue
@@ -620,6 +650,115 @@ export class Engine implements TapHost {
     return DropReason.NONE
   }
 
+  /**
+   * A super-frame: to the kernel whole when it is TCP GSO that the pipeline encapsulates to an underlay
+   * with kernel GSO (one verdict for all its segments, the MTU stage judging the largest segment);
+   * otherwise segmented here (segmentFrame), which decides each segment again.
+   */
+  private superFrame(loaded: Loaded, slot: PortSlot, buf: Buffer, hdr: number, frame: number, end: number, floor: number): number {
+    const plan = this.gsoPlan
+    if (this.gsoTx.length === 0 || !gsoPlan(buf, hdr, frame, end, this.maxInnerIp, plan)) return this.segmentFrame(loaded, slot, buf, hdr, frame, end)
+    const v = this.verdict
+    this.pipeline.segmentLength = plan.segmentFrameLen
+    this.pipeline.fromPort(loaded.table, slot.tablePort, buf, frame, end, v)
+    this.pipeline.segmentLength = 0
+    const u = v.action === Action.ENCAP && v.mss === 0 ? this.underlayFor(loaded, v) : NONE
+    const sink = u === NONE ? null : this.gso[u]
+    if (sink === null) {
+      this.gsoStats[GsoStat.NOT_ENCAPSULATED]++
+      return this.segmentFrame(loaded, slot, buf, hdr, frame, end)
+    }
+    // Outer IP + outer Ethernet + the virtio header go in front of the GRE header (8 bytes); an IPv4
+    // total length counts its own header, an IPv6 payload length does not.
+    const v6 = sink.local.length === 16
+    if (v.frameEnd - v.frameOff + (v6 ? 8 : 28) > 0xffff || v.frameOff - 8 - gsoEncapRoom(v6, sink.vnetLen) < floor) {
+      this.gsoStats[GsoStat.TOO_LONG]++
+      return this.segmentFrame(loaded, slot, buf, hdr, frame, end)
+    }
+    this.countVsid(loaded, v.vsid, end - frame)
+    if (v.srcRecord !== NONE) loaded.hits[v.srcRecord] = 1
+    if (v.dstRecord !== NONE) loaded.hits[v.dstRecord] = 1
+    if (v.routed) rewriteRouted(buf, v)
+    const start = pushNvgre(buf, v, floor)
+    const at = writeGsoEncap(buf, start, v.frameEnd, sink.local, loaded.table.pas.bytes, v.pa * PA_STRIDE, this.gsoId++ & 0xffff, plan, sink.vnetLen)
+    this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)
+    // Order within a flow: what the raw socket holds for this underlay leaves first.
+    if (this.underlays[u].tx.count !== 0) this.sendUnderlay(u)
+    const tx = this.gsoTx[u]
+    if (tx.count !== 0 && (tx.buffer !== buf || tx.count === tx.offsets.length)) this.sendGso(u)
+    if (tx.count === 0) tx.buffer = buf
+    const n = tx.count
+    tx.offsets[n] = at
+    tx.lengths[n] = v.frameEnd - at
+    const from = loaded.table.pas.bytes
+    for (let b = 0; b < DEST_STRIDE; b++) tx.destinations[n * DEST_STRIDE + b] = from[v.pa * PA_STRIDE + b]
+    tx.count = n + 1
+    return DropReason.NONE
+  }
+
+  private sendGso(u: number): void {
+    const tx = this.gsoTx[u]
+    const n = tx.count
+    if (n === 0) return
+    tx.count = 0
+    const sink = this.gso[u]!
+    if (this.tap !== null) {
+      // Captures see the NVGRE packet (from the GRE header), not the virtio and outer headers in front.
+      const skip = gsoEncapRoom(sink.local.length === 16, sink.vnetLen)
+      for (let k = 0; k < n; k++) {
+        tx.offsets[k] += skip
+        tx.lengths[k] -= skip
+      }
+      this.tap.underlayOut(this, sink.local.length === 16 ? 6 : 4, sink.local, tx, n)
+      for (let k = 0; k < n; k++) {
+        tx.offsets[k] -= skip
+        tx.lengths[k] += skip
+      }
+    }
+    const sent = sink.send(tx, 0, n)
+    this.gsoStats[GsoStat.SUPER_PACKETS] += sent
+    if (sent < n) {
+      this.gsoStats[GsoStat.TX_DROPPED] += n - sent
+      this.drops[DropReason.TX_DROPPED] += n - sent
+    }
+  }
+
+  /** From the underlay to a port: super-packets get a GSO header, partial checksums are completed (kernel-gso.ts). */
+  private underlayToPort(loaded: Loaded, out: number, buf: Buffer, frame: number, end: number, floor: number, vsid: number): void {
+    const slot = this.slots[out]
+    if (slot.port === null) return this.toPort(loaded, out, buf, frame, end, floor, vsid)
+    // The GSO header goes where the port's virtio header goes; for a port without TSO, where the
+    // Segmenter reads it (the outer headers in front of the frame leave room for it).
+    const hdrLen = slot.gro ? slot.vnetLen : VNET_HEADER_LEN
+    const off = frame - hdrLen
+    if (off < floor) return this.drop(loaded, DropReason.NO_HEADROOM, NONE, vsid)
+    const kind = this.rxOffload.prepare(buf, frame, end, slot.port.mtu, hdrLen)
+    if (kind !== RxKind.SUPER) return this.toPort(loaded, out, buf, frame, end, floor, vsid)
+    if (!slot.gro) return this.segmentToPort(loaded, out, buf, off, frame, end, slot.port.mtu, vsid)
+    // Alone, behind its own header: never through the coalescer.
+    const tx = slot.tx
+    if (tx.count !== 0) this.sendPort(slot)
+    tx.buffer = buf
+    tx.offsets[0] = off
+    tx.lengths[0] = end - off
+    tx.count = 1
+    this.sendPort(slot)
+  }
+
+  /** A super-packet for a port without TSO: cut to its MTU in the arena, each segment queued for it. */
+  private segmentToPort(loaded: Loaded, out: number, buf: Buffer, hdr: number, frame: number, end: number, mtu: number, vsid: number): void {
+    if (this.arena === null) this.arena = new OffloadBatch(ARENA_PACKETS * ARENA_SLOT + ARENA_RESERVE_BYTES, ARENA_PACKETS)
+    const arena = this.arena
+    if (arena.capacity - arena.count < ARENA_RESERVE_PACKETS || arena.buffer.length - arena.used < ARENA_RESERVE_BYTES) this.flush()
+    const first = arena.count
+    const n = this.segmenter.segment(buf, hdr, frame, end, mtu, arena, SEGMENT_HEADROOM)
+    if (n < 0) return this.drop(loaded, -n, NONE, vsid)
+    for (let k = first; k < first + n; k++) {
+      const off = arena.offsets[k]
+      this.toPort(loaded, out, arena.buffer, off, off + arena.lengths[k], off - SEGMENT_HEADROOM, vsid)
+    }
+  }
+
   private underlayBatch(slot: UnderlaySlot, batch: UnderlayRxBatch): void {
     const loaded = this.loaded
     if (loaded === null) {
@@ -651,7 +790,7 @@ export class Engine implements TapHost {
       if (out === NONE) this.drop(loaded, DropReason.PORT_NOT_ATTACHED, NONE, v.vsid)
       else {
         if (v.mss !== 0) clampMss(buf, v)
-        this.toPort(loaded, out, buf, v.outOff, end, base - batch.headroom, v.vsid)
+        this.underlayToPort(loaded, out, buf, v.outOff, end, base - batch.headroom, v.vsid)
       }
     }
     this.flush()
@@ -779,6 +918,7 @@ export class Engine implements TapHost {
   /** Queues `buf[off, end)` for underlay slot `u`, to PA row `pa` (`paWords`: Loaded.paWords). */
   private toUnderlay(u: number, buf: Buffer, off: number, end: number, paWords: Int32Array, pa: number): void {
     const tx = this.underlays[u].tx
+    if (this.gsoTx.length !== 0 && this.gsoTx[u].count !== 0) this.sendGso(u)
     if (tx.count !== 0 && (tx.buffer !== buf || tx.count === tx.offsets.length)) this.sendUnderlay(u)
     const n = tx.count
     if (n === 0) tx.buffer = buf
@@ -896,7 +1036,10 @@ export class Engine implements TapHost {
       this.sendPort(slot)
     }
     this.touchedCount = 0
-    for (let u = 0; u < this.underlays.length; u++) this.sendUnderlay(u)
+    for (let u = 0; u < this.underlays.length; u++) {
+      this.sendUnderlay(u)
+      if (this.gso[u] !== null) this.sendGso(u)
+    }
     this.sendPhysical()
   }
 

@@ -241,6 +241,11 @@ export class Pipeline {
    * [0] for IPv4 PAs, [1] for IPv6 PAs (ports.ts Underlay.mtu). The engine sets them from its underlays;
    * trace and next-hop queries keep the default, a 1500-byte physical link.
    */
+  /**
+   * Non-zero while the engine asks about a TCP super-frame the kernel will segment: the length of its
+   * largest segment (inner Ethernet frame), which the MTU stage judges instead of the whole frame.
+   */
+  segmentLength = 0
   readonly underlayMtu = Int32Array.of(DEFAULT_LINK_MTU - Ipv4.HEADER_LEN, DEFAULT_LINK_MTU - Ipv6.HEADER_LEN)
   /** IP_REWRITE: PA row -> its TranslationMethodNat record (nat.ts), for the table it was built from. */
   private natTable: ForwardingTable | null = null
@@ -1161,7 +1166,7 @@ export class Pipeline {
   private fits(t: ForwardingTable, v: Verdict): boolean {
     const limit = this.underlayMtu[t.pas.family[v.pa] === 6 ? 1 : 0]
     v.mtu = limit - NVGRE_HEADER_LEN - Eth.HEADER_LEN
-    return v.frameEnd - v.frameOff + NVGRE_HEADER_LEN <= limit
+    return (this.segmentLength !== 0 ? this.segmentLength : v.frameEnd - v.frameOff) + NVGRE_HEADER_LEN <= limit
   }
 
   /**

@@ -113,6 +113,12 @@ export interface NativeAddon {
   packetSend(fd: number, ifindex: number, etherType: number, mac: Uint8Array, buffer: Uint8Array, off: number, len: number): number
   /** 0 or -errno. Stop the fd's reader first. */
   close(fd: number): number
+  /** Loads struct bpf_insn bytes as a SCHED_CLS program and links it to the interface's tcx ingress (bpf.cc). */
+  bpfTcxAttach?(insns: Uint8Array, ifname: string): {progFd: number; linkFd: number; ifindex: number}
+  /** BPF_MAP_CREATE of an array with u32 keys; returns its fd (bpf.cc). */
+  bpfArrayCreate?(valueSize: number, entries: number): number
+  /** BPF_MAP_LOOKUP_ELEM of `index` into `out`; 0 or -errno. */
+  bpfArrayRead?(fd: number, index: number, out: Uint8Array): number
   /** uv_poll reader into slot i at i*slotSize+headroom; returns a reader id. */
   startReader(
     fd: number,

@@ -24,6 +24,8 @@ export interface DetachOptions {
   tapMtu?: number
   /** TAP offloads (default true). */
   offload?: boolean
+  /** Kernel GSO for TCP super-frames (default true). */
+  kernelGso?: boolean
   /** HOST:PORT of the Prometheus endpoint, as given. */
   metrics?: string
   /** Seconds before an unused Dynamic lookup record is removed. */
@@ -38,6 +40,7 @@ export async function startEngineDetached(options: DetachOptions): Promise<{pid:
   const args = ['engine', 'start', '--store', options.store, '--socket', options.socket, '--poll-interval', String(options.pollMs)]
   if (options.tapMtu !== undefined) args.push('--tap-mtu', String(options.tapMtu))
   if (options.offload === false) args.push('--no-offload')
+  if (options.kernelGso === false) args.push('--no-kernel-gso')
   if (options.metrics !== undefined) args.push('--metrics', options.metrics)
   if (options.dynamicAge !== undefined) args.push('--dynamic-age', String(options.dynamicAge))
   const {pid} = await startDetached(args, logFile)

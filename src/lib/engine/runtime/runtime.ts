@@ -15,6 +15,7 @@ import {engineAnswers} from '../../control/client.js'
 import {EngineError} from '../../control/errors.js'
 import type {ApplyTiming, ControlMethod, RuntimeError, RuntimeStatus} from '../../control/protocol.js'
 import {GreUnderlay} from '../io/gre-underlay.js'
+import {GsoUnderlay} from '../io/gso-underlay.js'
 import {PhysicalLink} from '../io/physical-link.js'
 import {natInterface, natProviderAddresses} from './nat-link.js'
 import {parseIp} from '../../net/ip.js'
@@ -43,6 +44,12 @@ export interface RuntimeOptions {
    * Probed per TAP, with a fallback to plain frames; status shows what each port got.
    */
   offload?: boolean
+  /**
+   * With offloads: TCP super-frames to provider addresses go to the kernel whole, segmented by it
+   * at the physical interface (kernel-gso.ts; tcx + bpf(), Linux >= 6.6); default true. Where that cannot
+   * be set up the engine segments them itself, and says so in the log and status.
+   */
+  kernelGso?: boolean
   /** Serve Prometheus metrics at http://HOST:PORT/metrics. */
   metrics?: MetricsAddress
   /** Seconds a Dynamic lookup record stays unused before it is removed (default 300). */
@@ -89,7 +96,7 @@ export class EngineRuntime {
   private constructor(
     private readonly options: RuntimeOptions,
     private readonly engine: Engine,
-    private readonly underlays: {local: LocalAddress; underlay: GreUnderlay}[],
+    private readonly underlays: {local: LocalAddress; underlay: GreUnderlay; gso?: GsoUnderlay | null}[],
     private readonly providerAddresses: readonly string[],
     readonly tapMtu: number,
     table: ForwardingTable,
@@ -104,6 +111,9 @@ export class EngineRuntime {
    * Anything that fails here fails the start (with everything opened so far closed again): a policy
    * that does not compile, a provider address this host does not have, a TAP that cannot be created.
    */
+  /** Where TCP super-frames are segmented, per provider address (log and status). */
+  kernelGso = ''
+
   static async start(options: RuntimeOptions): Promise<EngineRuntime> {
     const {store, socketPath} = options
     if (await engineAnswers(socketPath)) {
@@ -124,16 +134,28 @@ export class EngineRuntime {
     const natRows = rows.filter((row) => natPas.has(parseIp(row.ProviderAddress).text))
     const locals = resolveProviderAddresses(rows.filter((row) => !natRows.includes(row)), store.path === defaultStorePath() ? '' : ` --store ${store.path}`)
     const natLink = natRows.length === 0 ? null : natInterface(natRows[0])
-    const underlays: {local: LocalAddress; underlay: GreUnderlay}[] = []
+    const underlays: {local: LocalAddress; underlay: GreUnderlay; gso?: GsoUnderlay | null}[] = []
+    const gsoNotes: string[] = []
     let physical: PhysicalLink | undefined
     let engine: Engine | undefined
     let runtime: EngineRuntime | undefined
     try {
       for (const local of locals) {
         underlays.push({local, underlay: hostCall(() => GreUnderlay.open({family: local.family, local: local.bytes, linkMtu: local.mtu}))})
+        const entry = underlays[underlays.length - 1]
+        entry.gso = null
+        if (options.offload === false || options.kernelGso === false) gsoNotes.push(`${local.address}: userspace segmentation (${options.offload === false ? '--no-offload' : '--no-kernel-gso'})`)
+        else {
+          try {
+            entry.gso = GsoUnderlay.open(local.interfaceIndex, local.bytes)
+            gsoNotes.push(`${local.address}: kernel GSO through ${entry.gso.name} (tcx) to ${local.interfaceName}`)
+          } catch (error) {
+            gsoNotes.push(`${local.address}: userspace segmentation (kernel GSO unavailable: ${(error as Error).message.split('\n')[0]})`)
+          }
+        }
       }
       if (natLink !== null) physical = hostCall(() => PhysicalLink.open({interfaceName: natLink.interfaceName, interfaceIndex: natLink.interfaceIndex}))
-      engine = new Engine({underlays: underlays.map((u) => u.underlay), physical, onError: throttledLog(options.log), memcpy: nativeMemcpy(), checksum: nativeChecksum()})
+      engine = new Engine({underlays: underlays.map((u) => u.underlay), kernelGso: underlays.map((u) => u.gso ?? null), physical, onError: throttledLog(options.log), memcpy: nativeMemcpy(), checksum: nativeChecksum()})
       // Every TAP fits the tightest underlay: a frame may leave through any of them.
       const tapMtu =
         options.tapMtu ??
@@ -153,7 +175,10 @@ export class EngineRuntime {
       if (runtime) runtime.closeDataPlane()
       else {
         engine?.close()
-        for (const {underlay} of underlays) underlay.close()
+        for (const {underlay, gso} of underlays) {
+          underlay.close()
+          gso?.close()
+        }
         if (engine === undefined) physical?.close()
       }
       throw error
@@ -167,6 +192,8 @@ export class EngineRuntime {
         `${runtime.ports.size} TAP${runtime.ports.size === 1 ? '' : 's'} (MTU ${runtime.tapMtu}), control socket ${socketPath}` +
         (runtime.metrics ? `, metrics http://${runtime.metrics.address.host.includes(':') ? `[${runtime.metrics.address.host}]` : runtime.metrics.address.host}:${runtime.metrics.address.port}/metrics` : ''),
     )
+    runtime.kernelGso = gsoNotes.join('; ') || 'none (no provider address)'
+    runtime.log(`TCP segmentation: ${runtime.kernelGso}`)
     if (natLink !== null) runtime.log(`TranslationMethodNat provider addresses ${natRows.map((r) => r.ProviderAddress).join(', ')} answered by the engine on ${natLink.interfaceName}`)
     if (locals.length === 0) runtime.log('no provider address in the store: nothing can be sent to or received from other hosts')
     return runtime
@@ -204,6 +231,7 @@ export class EngineRuntime {
       drops: core.drops,
       replies: core.replies,
       offload: core.offload,
+      segmentation: this.kernelGso,
       records: core.records,
       flood: core.flood,
       learning: {dynamicAgeSeconds: (this.dynamic?.ageMs ?? DEFAULT_DYNAMIC_AGE_SECONDS * 1000) / 1000, ...this.learningCounts},
@@ -381,7 +409,10 @@ export class EngineRuntime {
       }
     }
     this.engine.close()
-    for (const {underlay} of this.underlays) underlay.close()
+    for (const {underlay, gso} of this.underlays) {
+      underlay.close()
+      gso?.close()
+    }
   }
 
   private fail(revision: number | null, message: string, applied = false): void {
