@@ -32,6 +32,13 @@ export const DEFAULT_POLL_MS = 20
 /** How often learned addresses are written to the store and Dynamic records aged (learning.ts). */
 const LEARNING_TICK_MS = 1000
 
+/** A bound provider address: its raw GRE socket and, where it could be set up, its kernel GSO device. */
+interface UnderlayEntry {
+  local: LocalAddress
+  underlay: GreUnderlay
+  gso: GsoUnderlay | null
+}
+
 export interface RuntimeOptions {
   store: PolicyStore
   socketPath: string
@@ -96,7 +103,7 @@ export class EngineRuntime {
   private constructor(
     private readonly options: RuntimeOptions,
     private readonly engine: Engine,
-    private readonly underlays: {local: LocalAddress; underlay: GreUnderlay; gso?: GsoUnderlay | null}[],
+    private readonly underlays: UnderlayEntry[],
     private readonly providerAddresses: readonly string[],
     readonly tapMtu: number,
     table: ForwardingTable,
@@ -106,14 +113,14 @@ export class EngineRuntime {
     this.lastApply = timing
   }
 
+  /** Where TCP super-frames are segmented, per provider address (log and status). */
+  kernelGso = ''
+
   /**
    * Reads and compiles the store's policy, binds the underlays, opens the TAPs and the control socket.
    * Anything that fails here fails the start (with everything opened so far closed again): a policy
    * that does not compile, a provider address this host does not have, a TAP that cannot be created.
    */
-  /** Where TCP super-frames are segmented, per provider address (log and status). */
-  kernelGso = ''
-
   static async start(options: RuntimeOptions): Promise<EngineRuntime> {
     const {store, socketPath} = options
     if (await engineAnswers(socketPath)) {
@@ -134,17 +141,17 @@ export class EngineRuntime {
     const natRows = rows.filter((row) => natPas.has(parseIp(row.ProviderAddress).text))
     const locals = resolveProviderAddresses(rows.filter((row) => !natRows.includes(row)), store.path === defaultStorePath() ? '' : ` --store ${store.path}`)
     const natLink = natRows.length === 0 ? null : natInterface(natRows[0])
-    const underlays: {local: LocalAddress; underlay: GreUnderlay; gso?: GsoUnderlay | null}[] = []
+    const underlays: UnderlayEntry[] = []
     const gsoNotes: string[] = []
     let physical: PhysicalLink | undefined
     let engine: Engine | undefined
     let runtime: EngineRuntime | undefined
     try {
       for (const local of locals) {
-        underlays.push({local, underlay: hostCall(() => GreUnderlay.open({family: local.family, local: local.bytes, linkMtu: local.mtu}))})
-        const entry = underlays[underlays.length - 1]
-        entry.gso = null
-        if (options.offload === false || options.kernelGso === false) gsoNotes.push(`${local.address}: userspace segmentation (${options.offload === false ? '--no-offload' : '--no-kernel-gso'})`)
+        const entry: UnderlayEntry = {local, underlay: hostCall(() => GreUnderlay.open({family: local.family, local: local.bytes, linkMtu: local.mtu})), gso: null}
+        underlays.push(entry)
+        const off = options.offload === false ? '--no-offload' : options.kernelGso === false ? '--no-kernel-gso' : null
+        if (off !== null) gsoNotes.push(`${local.address}: userspace segmentation (${off})`)
         else {
           try {
             entry.gso = GsoUnderlay.open(local.interfaceIndex, local.bytes)
@@ -155,7 +162,7 @@ export class EngineRuntime {
         }
       }
       if (natLink !== null) physical = hostCall(() => PhysicalLink.open({interfaceName: natLink.interfaceName, interfaceIndex: natLink.interfaceIndex}))
-      engine = new Engine({underlays: underlays.map((u) => u.underlay), kernelGso: underlays.map((u) => u.gso ?? null), physical, onError: throttledLog(options.log), memcpy: nativeMemcpy(), checksum: nativeChecksum()})
+      engine = new Engine({underlays: underlays.map((u) => u.underlay), kernelGso: underlays.map((u) => u.gso), physical, onError: throttledLog(options.log), memcpy: nativeMemcpy(), checksum: nativeChecksum()})
       // Every TAP fits the tightest underlay: a frame may leave through any of them.
       const tapMtu =
         options.tapMtu ??
