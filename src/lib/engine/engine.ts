@@ -628,7 +628,8 @@ export class Engine implements TapHost {
     this.countVsid(loaded, v.vsid, len)
     if (v.srcRecord !== NONE) loaded.hits[v.srcRecord] = 1
     if (v.dstRecord !== NONE) loaded.hits[v.dstRecord] = 1
-    this.apply(loaded, v, buf, floor, slot.index)
+    if (v.action === Action.ENCAP) this.encap(loaded, v, buf, floor, slot.index)
+    else this.apply(loaded, v, buf, floor, slot.index)
   }
 
   /**
@@ -809,16 +810,8 @@ export class Engine implements TapHost {
       }
       case Action.FLOOD:
         return this.floodFromPort(loaded, v, buf, floor, inSlot)
-      case Action.ENCAP: {
-        const u = this.underlayFor(loaded, v)
-        if (u === NONE) return this.drop(loaded, DropReason.NO_UNDERLAY, inSlot, v.vsid)
-        if (v.routed) rewriteRouted(buf, v)
-        if (v.mss !== 0) clampMss(buf, v)
-        const start = pushNvgre(buf, v, floor)
-        if (start < 0) return this.drop(loaded, DropReason.NO_HEADROOM, inSlot, v.vsid)
-        this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)
-        return this.toUnderlay(u, buf, start, v.frameEnd, loaded.paWords, v.pa)
-      }
+      case Action.ENCAP:
+        return this.encap(loaded, v, buf, floor, inSlot)
       case Action.REPLY: {
         // TTL_EXPIRED: the frame itself is dropped, the time exceeded replaces it.
         if (v.reason !== DropReason.NONE) this.drop(loaded, v.reason, inSlot, v.vsid)
@@ -838,6 +831,18 @@ export class Engine implements TapHost {
       default:
         return this.drop(loaded, v.reason, inSlot, v.vsid)
     }
+  }
+
+  /** ENCAP: the NVGRE header in front of the frame, queued for the underlay of the destination PA. */
+  private encap(loaded: Loaded, v: Verdict, buf: Buffer, floor: number, inSlot: number): void {
+    const u = this.underlayFor(loaded, v)
+    if (u === NONE) return this.drop(loaded, DropReason.NO_UNDERLAY, inSlot, v.vsid)
+    if (v.routed) rewriteRouted(buf, v)
+    if (v.mss !== 0) clampMss(buf, v)
+    const start = pushNvgre(buf, v, floor)
+    if (start < 0) return this.drop(loaded, DropReason.NO_HEADROOM, inSlot, v.vsid)
+    this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)
+    this.toUnderlay(u, buf, start, v.frameEnd, loaded.paWords, v.pa)
   }
 
   /** LEARN: queues the Dynamic record the verdict names (written by the control path's tick). */

@@ -52,7 +52,7 @@ const P_DST_LO = 2
 const P_SRC_LO = 3
 const P_IP_SRC = 4
 const P_IP_DST = 5
-/** action | stage << 8 | routed << 16 */
+/** action | stage << 8 | the F_ bits below */
 const P_FLAGS = 6
 const P_VSID = 7
 const P_SRC_RECORD = 8
@@ -63,6 +63,13 @@ const P_GRE_VSID = 12
 const P_PA = 13
 const P_OUT_PORT = 14
 const P_STRIDE = 16
+
+// P_FLAGS bits: what the flow's packets need checked, known when the entry is stored (the table's port
+// and the decision): routed (TTL, MACs), the port a DHCP client (a packet may be DHCP to the engine), the
+// port MSS-clamped (a SYN gets its MSS lowered).
+const F_ROUTED = 1 << 16
+const F_DHCP = 1 << 17
+const F_MSS = 1 << 18
 
 // Entry layout from the underlay (16 words, one cache line).
 const U_OUTER_DST = 0
@@ -174,17 +181,23 @@ export class FlowCache {
       }
       break
     }
+    return this.portMiss(p, t, port, buf, off, end, v, first, h, macHis, dstLo, srcLo, ipSrc, ipDst)
+  }
+
+  /** A frame fromPort did not find (or whose packet's part differs): the full pipeline, its decision stored when it can be. */
+  private portMiss(p: Pipeline, t: ForwardingTable, port: number, buf: Buffer, off: number, end: number, v: Verdict, first: number, h: number, macHis: number, dstLo: number, srcLo: number, ipSrc: number, ipDst: number): number {
     this.stats[FlowCacheStat.MISSES]++
     const action = p.fromPort(t, port, buf, off, end, v)
     if ((action === Action.ENCAP || action === Action.DELIVER) && v.family === 4 && !v.learn) {
-      const e = this.slot(tags, first, h) * P_STRIDE
+      const c = this.port
+      const e = this.slot(this.portTags, first, h) * P_STRIDE
       c[e + P_PORT] = port
       c[e + P_MAC_HIS] = macHis
       c[e + P_DST_LO] = dstLo
       c[e + P_SRC_LO] = srcLo
       c[e + P_IP_SRC] = ipSrc
       c[e + P_IP_DST] = ipDst
-      c[e + P_FLAGS] = action | (v.stage << 8) | (v.routed ? 1 << 16 : 0)
+      c[e + P_FLAGS] = action | (v.stage << 8) | (v.routed ? F_ROUTED : 0) | (t.ports.dhcp[port] === 1 ? F_DHCP : 0) | (t.ports.mssClamp[port] === 1 ? F_MSS : 0)
       c[e + P_VSID] = v.vsid
       c[e + P_SRC_RECORD] = v.srcRecord
       c[e + P_ROUTE] = v.route
@@ -269,8 +282,8 @@ export class FlowCache {
   /** The packet's part, then the flow's part from entry `e`; false when the frame needs the full pipeline. */
   private portHit(p: Pipeline, t: ForwardingTable, port: number, buf: Buffer, off: number, end: number, v: Verdict, c: Int32Array, e: number): boolean {
     const flags = c[e + P_FLAGS]
-    const routed = (flags & (1 << 16)) !== 0
-    if (!p.cachedPort4(t, port, buf, off, end, routed, v)) return false
+    const routed = (flags & F_ROUTED) !== 0
+    if (!p.cachedPort4(port, buf, off, end, routed, (flags & F_DHCP) !== 0, v)) return false
     v.stage = (flags >>> 8) & 0xff
     v.vsid = c[e + P_VSID]
     v.srcRecord = c[e + P_SRC_RECORD]
@@ -286,7 +299,7 @@ export class FlowCache {
     }
     const action = flags & 0xff
     v.action = action
-    return action !== Action.ENCAP || p.encap4(t, buf, v)
+    return action !== Action.ENCAP || p.cachedEncap4(t, buf, (flags & F_MSS) !== 0, v)
   }
 
   /**
