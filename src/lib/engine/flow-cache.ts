@@ -85,6 +85,8 @@ const U_SRC_PA = 9
 const U_VSID_INDEX = 10
 const U_OUT_PORT = 11
 const U_SRC_RECORD = 12
+/** 1 when the destination port is MSS-clamped (a SYN's MSS is lowered), else 0. */
+const U_MSS = 13
 const U_STRIDE = 16
 
 /** Bytes from a port frame's start to the end of its IPv4 addresses (an untagged IPv4 header). */
@@ -251,17 +253,24 @@ export class FlowCache {
         v.outVsid = v.vsid
         v.outPort = c[e + U_OUT_PORT]
         v.srcRecord = c[e + U_SRC_RECORD]
-        p.cachedDeliver(t, family, v)
+        if (c[e + U_MSS] !== 0) p.cachedDeliver(t, family, v)
         v.action = Action.DELIVER
         this.stats[FlowCacheStat.HITS]++
         return Action.DELIVER
       }
       break
     }
+    return this.underlayMiss(p, t, family, buf, off, end, addrs, addrOff, v, first, h, outerDst, outerSrc, vsid, dstHi, dstLo, srcHi, srcLo, ipSrc)
+  }
+
+  /** A packet fromUnderlay did not find (or whose packet's part differs): the full pipeline, its decision stored when it can be. */
+  private underlayMiss(p: Pipeline, t: ForwardingTable, family: number, buf: Buffer, off: number, end: number, addrs: Uint8Array, addrOff: number, v: Verdict,
+    first: number, h: number, outerDst: number, outerSrc: number, vsid: number, dstHi: number, dstLo: number, srcHi: number, srcLo: number, ipSrc: number): number {
     this.stats[FlowCacheStat.MISSES]++
     const action = p.fromUnderlay(t, family, buf, off, end, addrs, addrOff, v)
     if (action === Action.DELIVER && v.family === 4 && v.flood === FloodKind.NONE && !v.learn) {
-      const e = this.slot(tags, first, h) * U_STRIDE
+      const c = this.underlay
+      const e = this.slot(this.underlayTags, first, h) * U_STRIDE
       c[e + U_OUTER_DST] = outerDst
       c[e + U_OUTER_SRC] = outerSrc
       c[e + U_VSID] = vsid
@@ -275,6 +284,7 @@ export class FlowCache {
       c[e + U_VSID_INDEX] = v.vsid
       c[e + U_OUT_PORT] = v.outPort
       c[e + U_SRC_RECORD] = v.srcRecord
+      c[e + U_MSS] = t.ports.mssClamp[v.outPort]
     }
     return action
   }
