@@ -705,12 +705,8 @@ export class Pipeline {
     const inner = this.gre.payloadOffset
     const l3 = inner + Eth.HEADER_LEN
     if (this.ip4.wrap(buf, l3, end) !== 0) return false
-    v.reset(off, end)
-    v.frameOff = inner
-    v.outOff = inner
-    v.etherType = EtherType.IPV4
-    v.l3Off = l3
-    v.family = 4
+    // reset(off, end) with the frame at `inner`; what fromUnderlay leaves at its reset values stays there.
+    v.resetIpv4(inner, end, NONE, l3, 0, 0, 0)
     return true
   }
 
