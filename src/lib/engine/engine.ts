@@ -34,6 +34,7 @@ import {clampMss, pushNvgre, rewriteRouted, writeReply} from './actions.js'
 import {CounterTable, namedCounts, PORT_COUNTER_NAMES, PortCounter, VSID_COUNTER_NAMES, VsidCounter} from './counters.js'
 import {Action, FloodKind, Pipeline, Verdict} from './pipeline.js'
 import {FlowCache} from './flow-cache.js'
+import './inlining.js'
 import {LearnQueue, takeDynamicHits, type LearnedRecord} from './learning.js'
 import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES, Reply} from './stages.js'
 import {NONE, PA_STRIDE, macText, type ForwardingTable} from './table.js'
@@ -628,7 +629,8 @@ export class Engine implements TapHost {
     this.countVsid(loaded, v.vsid, len)
     if (v.srcRecord !== NONE) loaded.hits[v.srcRecord] = 1
     if (v.dstRecord !== NONE) loaded.hits[v.dstRecord] = 1
-    this.apply(loaded, v, buf, floor, slot.index)
+    if (v.action === Action.ENCAP) this.encap(loaded, v, buf, floor, slot.index)
+    else this.apply(loaded, v, buf, floor, slot.index)
   }
 
   /**
@@ -809,16 +811,8 @@ export class Engine implements TapHost {
       }
       case Action.FLOOD:
         return this.floodFromPort(loaded, v, buf, floor, inSlot)
-      case Action.ENCAP: {
-        const u = this.underlayFor(loaded, v)
-        if (u === NONE) return this.drop(loaded, DropReason.NO_UNDERLAY, inSlot, v.vsid)
-        if (v.routed) rewriteRouted(buf, v)
-        if (v.mss !== 0) clampMss(buf, v)
-        const start = pushNvgre(buf, v, floor)
-        if (start < 0) return this.drop(loaded, DropReason.NO_HEADROOM, inSlot, v.vsid)
-        this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)
-        return this.toUnderlay(u, buf, start, v.frameEnd, loaded.paWords, v.pa)
-      }
+      case Action.ENCAP:
+        return this.encap(loaded, v, buf, floor, inSlot)
       case Action.REPLY: {
         // TTL_EXPIRED: the frame itself is dropped, the time exceeded replaces it.
         if (v.reason !== DropReason.NONE) this.drop(loaded, v.reason, inSlot, v.vsid)
@@ -838,6 +832,18 @@ export class Engine implements TapHost {
       default:
         return this.drop(loaded, v.reason, inSlot, v.vsid)
     }
+  }
+
+  /** ENCAP: the NVGRE header in front of the frame, queued for the underlay of the destination PA. */
+  private encap(loaded: Loaded, v: Verdict, buf: Buffer, floor: number, inSlot: number): void {
+    const u = this.underlayFor(loaded, v)
+    if (u === NONE) return this.drop(loaded, DropReason.NO_UNDERLAY, inSlot, v.vsid)
+    if (v.routed) rewriteRouted(buf, v)
+    if (v.mss !== 0) clampMss(buf, v)
+    const start = pushNvgre(buf, v, floor)
+    if (start < 0) return this.drop(loaded, DropReason.NO_HEADROOM, inSlot, v.vsid)
+    this.countRecord(loaded, v.dstRecord, v.frameEnd - v.frameOff)
+    this.toUnderlay(u, buf, start, v.frameEnd, loaded.paWords, v.pa)
   }
 
   /** LEARN: queues the Dynamic record the verdict names (written by the control path's tick). */

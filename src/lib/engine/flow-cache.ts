@@ -52,7 +52,7 @@ const P_DST_LO = 2
 const P_SRC_LO = 3
 const P_IP_SRC = 4
 const P_IP_DST = 5
-/** action | stage << 8 | routed << 16 */
+/** action | stage << 8 | the F_ bits below */
 const P_FLAGS = 6
 const P_VSID = 7
 const P_SRC_RECORD = 8
@@ -63,6 +63,13 @@ const P_GRE_VSID = 12
 const P_PA = 13
 const P_OUT_PORT = 14
 const P_STRIDE = 16
+
+// P_FLAGS bits: what the flow's packets need checked, known when the entry is stored (the table's port
+// and the decision): routed (TTL, MACs), the port a DHCP client (a packet may be DHCP to the engine), the
+// port MSS-clamped (a SYN gets its MSS lowered).
+const F_ROUTED = 1 << 16
+const F_DHCP = 1 << 17
+const F_MSS = 1 << 18
 
 // Entry layout from the underlay (16 words, one cache line).
 const U_OUTER_DST = 0
@@ -78,6 +85,8 @@ const U_SRC_PA = 9
 const U_VSID_INDEX = 10
 const U_OUT_PORT = 11
 const U_SRC_RECORD = 12
+/** 1 when the destination port is MSS-clamped (a SYN's MSS is lowered), else 0. */
+const U_MSS = 13
 const U_STRIDE = 16
 
 /** Bytes from a port frame's start to the end of its IPv4 addresses (an untagged IPv4 header). */
@@ -174,17 +183,23 @@ export class FlowCache {
       }
       break
     }
+    return this.portMiss(p, t, port, buf, off, end, v, first, h, macHis, dstLo, srcLo, ipSrc, ipDst)
+  }
+
+  /** A frame fromPort did not find (or whose packet's part differs): the full pipeline, its decision stored when it can be. */
+  private portMiss(p: Pipeline, t: ForwardingTable, port: number, buf: Buffer, off: number, end: number, v: Verdict, first: number, h: number, macHis: number, dstLo: number, srcLo: number, ipSrc: number, ipDst: number): number {
     this.stats[FlowCacheStat.MISSES]++
     const action = p.fromPort(t, port, buf, off, end, v)
     if ((action === Action.ENCAP || action === Action.DELIVER) && v.family === 4 && !v.learn) {
-      const e = this.slot(tags, first, h) * P_STRIDE
+      const c = this.port
+      const e = this.slot(this.portTags, first, h) * P_STRIDE
       c[e + P_PORT] = port
       c[e + P_MAC_HIS] = macHis
       c[e + P_DST_LO] = dstLo
       c[e + P_SRC_LO] = srcLo
       c[e + P_IP_SRC] = ipSrc
       c[e + P_IP_DST] = ipDst
-      c[e + P_FLAGS] = action | (v.stage << 8) | (v.routed ? 1 << 16 : 0)
+      c[e + P_FLAGS] = action | (v.stage << 8) | (v.routed ? F_ROUTED : 0) | (t.ports.dhcp[port] === 1 ? F_DHCP : 0) | (t.ports.mssClamp[port] === 1 ? F_MSS : 0)
       c[e + P_VSID] = v.vsid
       c[e + P_SRC_RECORD] = v.srcRecord
       c[e + P_ROUTE] = v.route
@@ -238,17 +253,24 @@ export class FlowCache {
         v.outVsid = v.vsid
         v.outPort = c[e + U_OUT_PORT]
         v.srcRecord = c[e + U_SRC_RECORD]
-        p.cachedDeliver(t, family, v)
+        if (c[e + U_MSS] !== 0) p.cachedDeliver(t, family, v)
         v.action = Action.DELIVER
         this.stats[FlowCacheStat.HITS]++
         return Action.DELIVER
       }
       break
     }
+    return this.underlayMiss(p, t, family, buf, off, end, addrs, addrOff, v, first, h, outerDst, outerSrc, vsid, dstHi, dstLo, srcHi, srcLo, ipSrc)
+  }
+
+  /** A packet fromUnderlay did not find (or whose packet's part differs): the full pipeline, its decision stored when it can be. */
+  private underlayMiss(p: Pipeline, t: ForwardingTable, family: number, buf: Buffer, off: number, end: number, addrs: Uint8Array, addrOff: number, v: Verdict,
+    first: number, h: number, outerDst: number, outerSrc: number, vsid: number, dstHi: number, dstLo: number, srcHi: number, srcLo: number, ipSrc: number): number {
     this.stats[FlowCacheStat.MISSES]++
     const action = p.fromUnderlay(t, family, buf, off, end, addrs, addrOff, v)
     if (action === Action.DELIVER && v.family === 4 && v.flood === FloodKind.NONE && !v.learn) {
-      const e = this.slot(tags, first, h) * U_STRIDE
+      const c = this.underlay
+      const e = this.slot(this.underlayTags, first, h) * U_STRIDE
       c[e + U_OUTER_DST] = outerDst
       c[e + U_OUTER_SRC] = outerSrc
       c[e + U_VSID] = vsid
@@ -262,6 +284,7 @@ export class FlowCache {
       c[e + U_VSID_INDEX] = v.vsid
       c[e + U_OUT_PORT] = v.outPort
       c[e + U_SRC_RECORD] = v.srcRecord
+      c[e + U_MSS] = t.ports.mssClamp[v.outPort]
     }
     return action
   }
@@ -269,8 +292,8 @@ export class FlowCache {
   /** The packet's part, then the flow's part from entry `e`; false when the frame needs the full pipeline. */
   private portHit(p: Pipeline, t: ForwardingTable, port: number, buf: Buffer, off: number, end: number, v: Verdict, c: Int32Array, e: number): boolean {
     const flags = c[e + P_FLAGS]
-    const routed = (flags & (1 << 16)) !== 0
-    if (!p.cachedPort4(t, port, buf, off, end, routed, v)) return false
+    const routed = (flags & F_ROUTED) !== 0
+    if (!p.cachedPort4(port, buf, off, end, routed, (flags & F_DHCP) !== 0, v)) return false
     v.stage = (flags >>> 8) & 0xff
     v.vsid = c[e + P_VSID]
     v.srcRecord = c[e + P_SRC_RECORD]
@@ -286,7 +309,7 @@ export class FlowCache {
     }
     const action = flags & 0xff
     v.action = action
-    return action !== Action.ENCAP || p.encap4(t, buf, v)
+    return action !== Action.ENCAP || p.cachedEncap4(t, buf, (flags & F_MSS) !== 0, v)
   }
 
   /**

@@ -177,6 +177,57 @@ export class Verdict {
     this.outOff = off
     this.outEnd = end
   }
+  /**
+   * reset(off, end), then inPort, etherType IPv4, family 4 and the header offsets set: one store per field
+   * for FlowCache's hits (Pipeline.cachedPort4), which reset alone costs about as much as the lookup.
+   */
+  resetIpv4(off: number, end: number, inPort: number, l3Off: number, l3End: number, l4Off: number, protocol: number): void {
+    this.action = Action.DROP
+    this.stage = Stage.PORT_INGRESS
+    this.reason = DropReason.NONE
+    this.wireError = 0
+    this.reply = Reply.NONE
+    this.frameOff = off
+    this.frameEnd = end
+    this.etherType = EtherType.IPV4
+    this.family = 4
+    this.l3Off = l3Off
+    this.l3End = l3End
+    this.l4Off = l4Off
+    this.protocol = protocol
+    this.inPort = inPort
+    this.vsid = NONE
+    this.srcRecord = NONE
+    this.route = NONE
+    this.dstRecord = NONE
+    this.gateway = NONE
+    this.outPort = NONE
+    this.outVsid = NONE
+    this.pa = NONE
+    this.srcPa = NONE
+    this.routed = false
+    this.dstMacHi = 0
+    this.dstMacLo = 0
+    this.srcMacHi = 0
+    this.srcMacLo = 0
+    this.greVsid = 0
+    this.flowId = 0
+    this.mtu = 0
+    this.mss = 0
+    this.flood = FloodKind.NONE
+    this.learn = false
+    this.learnFamily = 0
+    this.learnCa = 0
+    this.learnCa1 = 0
+    this.learnCa2 = 0
+    this.learnCa3 = 0
+    this.learnMacHi = 0
+    this.learnMacLo = 0
+    this.learnPa = NONE
+    this.dhcpMessage = 0
+    this.outOff = off
+    this.outEnd = end
+  }
 }
 
 function drop(v: Verdict, reason: number): number {
@@ -279,8 +330,8 @@ export class Pipeline {
       v.l3End = ip.end
       v.l4Off = ip.isFragment && ip.fragOffset !== 0 ? 0 : ip.payloadOffset
       v.protocol = ip.protocol
-      dstPa = t.pa4(ip.dst | 0)
-      srcPa = t.pa4(ip.src | 0)
+      dstPa = t.pa4(ip.dst32)
+      srcPa = t.pa4(ip.src32)
     } else {
       const ip = this.ip6
       const code = ip.wrap(buf, off, end)
@@ -404,7 +455,7 @@ export class Pipeline {
       const ipCode = ip.wrap(buf, v.l3Off, end)
       if (ipCode !== 0) return malformed(v, ipCode)
       v.family = 4
-      record = t.record4(domain, ip.src | 0)
+      record = t.record4(domain, ip.src32)
     } else if (type === EtherType.IPV6) {
       const ip = this.ip6
       const ipCode = ip.wrap(buf, v.l3Off, end)
@@ -572,11 +623,11 @@ export class Pipeline {
     v.protocol = ip.protocol
     const eth = this.eth
     if (this.toDhcpServer(t, v.inPort, buf)) return this.dhcpFromPort(t, buf, v, srcHi, srcLo)
-    if (!this.source4(t, v, ip.src | 0, srcHi, srcLo)) return drop(v, DropReason.SRC_IP_SPOOFED)
+    if (!this.source4(t, v, ip.src32, srcHi, srcLo)) return drop(v, DropReason.SRC_IP_SPOOFED)
     if (eth.dstIsGroup) return this.flood(t, v, FloodKind.ALL)
     const vsid = v.vsid
     v.stage = Stage.GATEWAY
-    const dst = ip.dst | 0
+    const dst = ip.dst32
     const gateway = t.gateway4(vsid, dst)
     if (gateway !== NONE) return this.gateway4(t, v, gateway)
     const action = this.route4(t, vsid, dst, eth.dstHi, eth.dstLo, ip.ttl, v)
@@ -589,9 +640,14 @@ export class Pipeline {
    * UDP from port 68 to 67 in the IPv4 packet this.ip4 is bound to (v.l4Off its payload).
    */
   private toDhcpServer(t: ForwardingTable, port: number, buf: Buffer): boolean {
+    return t.ports.dhcp[port] === 1 && this.isDhcpToServer(buf)
+  }
+
+  /** toDhcpServer's packet part: UDP from port 68 to 67 (a cached flow checks it only on a -Dhcp port). */
+  private isDhcpToServer(buf: Buffer): boolean {
     const ip = this.ip4
     const l4 = ip.payloadOffset
-    return ip.protocol === IpProto.UDP && t.ports.dhcp[port] === 1 && !ip.isFragment && ip.end - l4 >= Udp.HEADER_LEN &&
+    return ip.protocol === IpProto.UDP && !ip.isFragment && ip.end - l4 >= Udp.HEADER_LEN &&
       ((buf[l4 + Udp.DST_PORT] << 8) | buf[l4 + Udp.DST_PORT + 1]) === DHCP_SERVER_PORT &&
       ((buf[l4 + Udp.SRC_PORT] << 8) | buf[l4 + Udp.SRC_PORT + 1]) === DHCP_CLIENT_PORT
   }
@@ -603,16 +659,21 @@ export class Pipeline {
    * (false: the caller runs fromPort).
    */
   encap4(t: ForwardingTable, buf: Buffer, v: Verdict): boolean {
+    return this.cachedEncap4(t, buf, t.ports.mssClamp[v.inPort] === 1, v)
+  }
+
+  /** encap4, `mss` saying whether the ingress port is MSS-clamped (FlowCache knows it per flow). */
+  cachedEncap4(t: ForwardingTable, buf: Buffer, mss: boolean, v: Verdict): boolean {
     const ip = this.ip4
     if (ip.dontFrag && !this.fits(t, v)) return false
-    if (t.ports.mssClamp[v.inPort] === 1) this.clampMss(v, t.pas.family[v.pa])
+    if (mss) this.clampMss(v, t.pas.family[v.pa])
     let sport = 0
     let dport = 0
     if ((ip.protocol === IpProto.TCP || ip.protocol === IpProto.UDP) && !ip.isFragment && v.l3End - v.l4Off >= L4_PORTS_LEN) {
       sport = (buf[v.l4Off + Tcp.SRC_PORT] << 8) | buf[v.l4Off + Tcp.SRC_PORT + 1]
       dport = (buf[v.l4Off + Tcp.DST_PORT] << 8) | buf[v.l4Off + Tcp.DST_PORT + 1]
     }
-    v.flowId = flowIdOf(flowHashIpv4(ip.src | 0, ip.dst | 0, ip.protocol, sport, dport))
+    v.flowId = flowIdOf(flowHashIpv4(ip.src32, ip.dst32, ip.protocol, sport, dport))
     return true
   }
 
@@ -625,18 +686,11 @@ export class Pipeline {
    * caller runs fromPort. True: `v` holds what fromPort sets from the packet, for the cache to add the
    * flow's part and, for ENCAP, to call encap4.
    */
-  cachedPort4(t: ForwardingTable, port: number, buf: Buffer, off: number, end: number, routed: boolean, v: Verdict): boolean {
+  cachedPort4(port: number, buf: Buffer, off: number, end: number, routed: boolean, dhcp: boolean, v: Verdict): boolean {
     const ip = this.ip4
     const l3 = off + Eth.HEADER_LEN
-    if (ip.wrap(buf, l3, end) !== 0 || (routed && ip.ttl <= 1) || this.toDhcpServer(t, port, buf)) return false
-    v.reset(off, end)
-    v.inPort = port
-    v.etherType = EtherType.IPV4
-    v.l3Off = l3
-    v.family = 4
-    v.l3End = ip.end
-    v.l4Off = ip.payloadOffset
-    v.protocol = ip.protocol
+    if (ip.wrap(buf, l3, end) !== 0 || (routed && ip.ttl <= 1) || (dhcp && this.isDhcpToServer(buf))) return false
+    v.resetIpv4(off, end, port, l3, ip.end, ip.payloadOffset, ip.protocol)
     return true
   }
 
@@ -651,12 +705,8 @@ export class Pipeline {
     const inner = this.gre.payloadOffset
     const l3 = inner + Eth.HEADER_LEN
     if (this.ip4.wrap(buf, l3, end) !== 0) return false
-    v.reset(off, end)
-    v.frameOff = inner
-    v.outOff = inner
-    v.etherType = EtherType.IPV4
-    v.l3Off = l3
-    v.family = 4
+    // reset(off, end) with the frame at `inner`; what fromUnderlay leaves at its reset values stays there.
+    v.resetIpv4(inner, end, NONE, l3, 0, 0, 0)
     return true
   }
 
