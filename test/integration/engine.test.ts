@@ -355,9 +355,12 @@ describe.skipIf(!isRoot)('the engine in network namespaces (needs root)', () => 
     expect(s.vsids.find((v) => v.vsid === 5001)!.packets).toBeGreaterThan(0)
     expect(s.drops['src-mac-spoofed']).toBeGreaterThan(0)
     expect(s.providerAddresses[0].io.rxPackets).toBeGreaterThan(0)
+    // The pings of the tests before came back through the flow cache.
+    expect(s.flowCache!.hits).toBeGreaterThan(0)
     const table = cli(host1, 'engine', 'status').stdout
     expect(table).toMatch(/^Engine\n/)
     expect(table).toContain('src-mac-spoofed')
+    expect(table).toMatch(/FlowCache +: \d+ hits, \d+ misses/)
   })
 
   it('lets only root talk to the engine: the control socket is 0600 and root\'s', () => {

@@ -24,6 +24,7 @@ export default class EngineStart extends PolicyCommand {
     'tap-mtu': Flags.integer({min: 576, max: 65_535, description: 'MTU of the TAPs (default: the physical MTU minus 42 over IPv4 provider addresses, 62 over IPv6)'}),
     offload: Flags.boolean({default: true, allowNo: true, description: 'Checksum and TCP segmentation offload on the TAPs (IFF_VNET_HDR, TUNSETOFFLOAD): the engine segments and coalesces TCP itself; --no-offload moves MTU-sized frames only'}),
     'kernel-gso': Flags.boolean({default: true, allowNo: true, description: 'With offloads: TCP super-frames go to the kernel whole (tcx program on an underlay TAP, GRE GSO at the physical interface); --no-kernel-gso segments them in the engine'}),
+    'flow-cache': Flags.boolean({default: true, allowNo: true, description: 'Cache per flow what the pipeline decided (unicast IPv4; a new policy table empties it); --no-flow-cache runs every frame through the whole pipeline'}),
   }
 
   async execute(flags: AnyFlags): Promise<Result | void> {
@@ -33,7 +34,7 @@ export default class EngineStart extends PolicyCommand {
     const storePath = resolve(store.path)
     const socket = flags.socket ?? controlSocketPath(storePath)
     if (flags.detach) {
-      const {pid, logFile} = await startEngineDetached({store: storePath, socket, pollMs: flags['poll-interval'], tapMtu: flags['tap-mtu'], offload: flags.offload, kernelGso: flags['kernel-gso'], logFile: flags['log-file'], metrics: flags.metrics, dynamicAge: flags['dynamic-age']})
+      const {pid, logFile} = await startEngineDetached({store: storePath, socket, pollMs: flags['poll-interval'], tapMtu: flags['tap-mtu'], offload: flags.offload, kernelGso: flags['kernel-gso'], flowCache: flags['flow-cache'], logFile: flags['log-file'], metrics: flags.metrics, dynamicAge: flags['dynamic-age']})
       return {rows: [{Pid: pid, Store: storePath, Socket: socket, Log: logFile}], columns: ['Pid', 'Store', 'Socket', 'Log'], single: true}
     }
     const runtime = await EngineRuntime.start({
@@ -43,6 +44,7 @@ export default class EngineStart extends PolicyCommand {
       tapMtu: flags['tap-mtu'],
       offload: flags.offload,
       kernelGso: flags['kernel-gso'],
+      flowCache: flags['flow-cache'],
       metrics,
       dynamicAgeSeconds: flags['dynamic-age'],
       log: (line) => writeNote(`${new Date().toISOString()} ${line}`),

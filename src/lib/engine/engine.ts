@@ -33,7 +33,7 @@ import {ipv4ToString, ipv6ToString} from '../wire/address.js'
 import {clampMss, pushNvgre, rewriteRouted, writeReply} from './actions.js'
 import {CounterTable, namedCounts, PORT_COUNTER_NAMES, PortCounter, VSID_COUNTER_NAMES, VsidCounter} from './counters.js'
 import {Action, FloodKind, Pipeline, Verdict} from './pipeline.js'
-import {FlowCache} from './flow-cache.js'
+import {FLOW_CACHE_STAT_NAMES, FlowCache} from './flow-cache.js'
 import './inlining.js'
 import {LearnQueue, takeDynamicHits, type LearnedRecord} from './learning.js'
 import {DROP_REASON_COUNT, DROP_REASON_NAMES, DropReason, REPLY_COUNT, REPLY_NAMES, Reply} from './stages.js'
@@ -128,6 +128,8 @@ export interface EngineStatus {
   underlays: UnderlayStatus[]
   /** Segmentation (TAP super-frames -> MTU-sized frames) and coalescing (GRO) counters. */
   offload: {segment: Record<string, number>; coalesce: Record<string, number>; kernelGso: Record<string, number>; receive: Record<string, number>}
+  /** The per-flow decision cache's counters (FLOW_CACHE_STAT_NAMES); null when it is off. */
+  flowCache: Record<string, number> | null
 }
 
 /** A transmit batch over whatever buffer the current receive batch lives in. */
@@ -563,6 +565,7 @@ export class Engine implements TapHost {
         kernelGso: {...namedCounts(GSO_STAT_NAMES, this.gsoStats), ...this.programDrops()},
         receive: namedCounts(RX_OFFLOAD_STAT_NAMES, this.rxOffload.stats),
       },
+      flowCache: this.flowCache === null ? null : namedCounts(FLOW_CACHE_STAT_NAMES, this.flowCache.stats),
     }
   }
 

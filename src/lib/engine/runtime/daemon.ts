@@ -26,6 +26,8 @@ export interface DetachOptions {
   offload?: boolean
   /** Kernel GSO for TCP super-frames (default true). */
   kernelGso?: boolean
+  /** The per-flow decision cache (default true). */
+  flowCache?: boolean
   /** HOST:PORT of the Prometheus endpoint, as given. */
   metrics?: string
   /** Seconds before an unused Dynamic lookup record is removed. */
@@ -41,6 +43,7 @@ export async function startEngineDetached(options: DetachOptions): Promise<{pid:
   if (options.tapMtu !== undefined) args.push('--tap-mtu', String(options.tapMtu))
   if (options.offload === false) args.push('--no-offload')
   if (options.kernelGso === false) args.push('--no-kernel-gso')
+  if (options.flowCache === false) args.push('--no-flow-cache')
   if (options.metrics !== undefined) args.push('--metrics', options.metrics)
   if (options.dynamicAge !== undefined) args.push('--dynamic-age', String(options.dynamicAge))
   const {pid} = await startDetached(args, logFile)

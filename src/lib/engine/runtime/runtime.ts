@@ -57,6 +57,8 @@ export interface RuntimeOptions {
    * be set up the engine segments them itself, and says so in the log and status.
    */
   kernelGso?: boolean
+  /** The per-flow decision cache in front of the pipeline (flow-cache.ts); default true. */
+  flowCache?: boolean
   /** Serve Prometheus metrics at http://HOST:PORT/metrics. */
   metrics?: MetricsAddress
   /** Seconds a Dynamic lookup record stays unused before it is removed (default 300). */
@@ -162,7 +164,7 @@ export class EngineRuntime {
         }
       }
       if (natLink !== null) physical = hostCall(() => PhysicalLink.open({interfaceName: natLink.interfaceName, interfaceIndex: natLink.interfaceIndex}))
-      engine = new Engine({underlays: underlays.map((u) => u.underlay), kernelGso: underlays.map((u) => u.gso), physical, onError: throttledLog(options.log), memcpy: nativeMemcpy(), checksum: nativeChecksum()})
+      engine = new Engine({underlays: underlays.map((u) => u.underlay), kernelGso: underlays.map((u) => u.gso), flowCache: options.flowCache === false ? false : undefined, physical, onError: throttledLog(options.log), memcpy: nativeMemcpy(), checksum: nativeChecksum()})
       // Every TAP fits the tightest underlay: a frame may leave through any of them.
       const tapMtu =
         options.tapMtu ??
@@ -238,6 +240,7 @@ export class EngineRuntime {
       drops: core.drops,
       replies: core.replies,
       offload: core.offload,
+      flowCache: core.flowCache,
       segmentation: this.kernelGso,
       records: core.records,
       flood: core.flood,
