@@ -15,7 +15,7 @@
 // segments a device cut without checksumming carry the same. RxOffload turns them into what a TAP
 // takes: a GSO virtio header (NEEDS_CSUM) for a frame above the port's MTU, a completed checksum for
 // one that fits.
-import {fold, sum16 as jsSum16} from '../wire/checksum.js'
+import {fold, internetChecksum, sum16 as jsSum16} from '../wire/checksum.js'
 import {VNET_F_NEEDS_CSUM, VNET_GSO_ECN, VNET_GSO_TCPV4, VNET_GSO_TCPV6, le16, writeVnetGso} from './vnet.js'
 import type {Checksum} from './offload.js'
 
@@ -271,11 +271,7 @@ export function writeGsoEncap(
       buf[ip + 12 + b] = src[b]
       buf[ip + 16 + b] = dst[dstOff + b]
     }
-    let s = 0
-    for (let b = 0; b < 20; b += 2) s += (buf[ip + b] << 8) | buf[ip + b + 1]
-    s = (s & 0xffff) + (s >>> 16)
-    s = (s & 0xffff) + (s >>> 16)
-    const c = ~s & 0xffff
+    const c = internetChecksum(buf, ip, ip + 20)
     buf[ip + 10] = c >>> 8
     buf[ip + 11] = c & 0xff
     eth = ip - OUTER_ETH
