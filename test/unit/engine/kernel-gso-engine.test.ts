@@ -4,9 +4,6 @@
 // GSO header the kernel segments by; host2's engine, given that packet as its raw GRE socket would,
 // must hand Blue2 the byte stream: as one GSO super-frame to a TSO port, cut to the MTU for a port
 // without offloads. Frames the kernel path does not take are segmented by the engine as before.
-import {readFileSync} from 'node:fs'
-import {fileURLToPath} from 'node:url'
-
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {compile} from '../../../src/lib/engine/compile.js'
@@ -17,42 +14,17 @@ import {VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, VNET_HEADER_LEN} from '../../../src/l
 import {checksumValid} from '../../../src/lib/wire/checksum.js'
 import {parseNvgre} from '../../../src/lib/wire/index.js'
 import {MemoryPort} from '../../support/memory-port.js'
+import {l4Payload as payload, segmentedCases, vnetHeader} from '../../support/offload-fixtures.js'
 import {MemoryNetwork} from '../../support/memory-underlay.js'
 import {HOST1_PA, HOST2_PA, topology, VMS} from './support.js'
 
-interface SegmentCase {
-  name: string
-  vnet: {flags: number; gsoType: number; hdrLen: number; gsoSize: number; csumStart: number; csumOffset: number}
-  maxIpLen: number
-  frame: string
-  segments: string[]
-  reason?: string
-}
-
 // TCP over IPv4 with a partial checksum, Blue1 -> Blue2 (the fixtures' addresses), underlay MTU 1500.
-const CASES = (JSON.parse(readFileSync(fileURLToPath(new URL('../../fixtures/offload/segment.json', import.meta.url)), 'utf8')) as SegmentCase[]).filter(
-  (c) => c.reason === undefined && c.maxIpLen === 1458 && c.frame.slice(24, 28) === '0800' && (c.vnet.gsoType & 0x7f) === VNET_GSO_TCPV4 && c.vnet.flags === VNET_F_NEEDS_CSUM,
+const CASES = segmentedCases().filter(
+  (c) => c.maxIpLen === 1458 && c.frame.slice(24, 28) === '0800' && (c.vnet.gsoType & 0x7f) === VNET_GSO_TCPV4 && c.vnet.flags === VNET_F_NEEDS_CSUM,
 )
 
 const TSO: Partial<PortFeatures> = {vnetHdr: true, vnetHdrLen: VNET_HEADER_LEN, csum: true, tso: true, uso: true}
 const PLAIN: Partial<PortFeatures> = {}
-
-function vnetHeader(v: SegmentCase['vnet']): Buffer {
-  const h = Buffer.alloc(VNET_HEADER_LEN)
-  h[0] = v.flags
-  h[1] = v.gsoType
-  h.writeUInt16LE(v.hdrLen, 2)
-  h.writeUInt16LE(v.gsoSize, 4)
-  h.writeUInt16LE(v.csumStart, 6)
-  h.writeUInt16LE(v.csumOffset, 8)
-  return h
-}
-
-function payload(frame: Buffer): Buffer {
-  const ihl = (frame[14] & 0x0f) * 4
-  const l4 = 14 + ihl
-  return frame.subarray(l4 + (frame[l4 + 12] >> 4) * 4, 14 + frame.readUInt16BE(16))
-}
 
 class MemorySink implements GsoSink {
   readonly local = Uint8Array.of(198, 51, 100, 11)

@@ -2,9 +2,6 @@
 // super-frames scapy made (test/fixtures/offload/segment.json); host1 must put on the wire exactly the
 // segments scapy expects, each behind its NVGRE header, and host2 must hand Blue2 the same byte stream:
 // coalesced into GSO super-frames when Blue2's port takes them, as the plain segments when it does not.
-import {readFileSync} from 'node:fs'
-import {fileURLToPath} from 'node:url'
-
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {compile} from '../../../src/lib/engine/compile.js'
@@ -16,44 +13,14 @@ import {fold, sum16} from '../../../src/lib/wire/checksum.js'
 import {VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_HEADER_LEN} from '../../../src/lib/engine/vnet.js'
 import {parseNvgre} from '../../../src/lib/wire/index.js'
 import {MemoryPort} from '../../support/memory-port.js'
+import {l4Payload as payload, segmentedCases, vnetHeader} from '../../support/offload-fixtures.js'
 import {MemoryNetwork} from '../../support/memory-underlay.js'
 import {HOST1_PA, HOST2_PA, topology, VMS} from './support.js'
 
-interface SegmentCase {
-  name: string
-  vnet: {flags: number; gsoType: number; hdrLen: number; gsoSize: number; csumStart: number; csumOffset: number}
-  maxIpLen: number
-  frame: string
-  segments: string[]
-  reason?: string
-}
-
-const CASES = (JSON.parse(readFileSync(fileURLToPath(new URL('../../fixtures/offload/segment.json', import.meta.url)), 'utf8')) as SegmentCase[])
-  // Blue1 -> Blue2 over IPv4 (the fixtures' addresses), through an IPv4 underlay of MTU 1500.
-  .filter((c) => c.reason === undefined && c.maxIpLen === 1458 && c.frame.slice(24, 28) === '0800')
+// Blue1 -> Blue2 over IPv4 (the fixtures' addresses), through an IPv4 underlay of MTU 1500.
+const CASES = segmentedCases().filter((c) => c.maxIpLen === 1458 && c.frame.slice(24, 28) === '0800')
 
 const TSO: Partial<PortFeatures> = {vnetHdr: true, vnetHdrLen: VNET_HEADER_LEN, csum: true, tso: true, uso: true}
-
-function vnetHeader(v: SegmentCase['vnet']): Buffer {
-  const h = Buffer.alloc(VNET_HEADER_LEN)
-  h[0] = v.flags
-  h[1] = v.gsoType
-  h.writeUInt16LE(v.hdrLen, 2)
-  h.writeUInt16LE(v.gsoSize, 4)
-  h.writeUInt16LE(v.csumStart, 6)
-  h.writeUInt16LE(v.csumOffset, 8)
-  return h
-}
-
-/** The L4 payload of an IPv4 TCP or UDP frame (no IP options in these fixtures but the one case with them). */
-function payload(frame: Buffer): Buffer {
-  const ip = 14
-  const ihl = (frame[ip] & 0x0f) * 4
-  const total = frame.readUInt16BE(ip + 2)
-  const l4 = ip + ihl
-  const l4Header = frame[ip + 9] === 6 ? (frame[l4 + 12] >> 4) * 4 : 8
-  return frame.subarray(l4 + l4Header, ip + total)
-}
 
 const engines: Engine[] = []
 afterEach(() => {

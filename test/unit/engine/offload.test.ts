@@ -5,8 +5,7 @@
 import {spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
 import fc from 'fast-check'
 import {afterAll, describe, expect, it} from 'vitest'
 import {Coalescer, CoalesceStat, innerMtu, OffloadBatch, Segmenter, SegmentStat} from '../../../src/lib/engine/offload.js'
@@ -14,34 +13,18 @@ import {DropReason, dropReasonName} from '../../../src/lib/engine/stages.js'
 import {VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_HEADER_LEN, vnetIngress} from '../../../src/lib/engine/vnet.js'
 import {checksumValid, fold, sum16} from '../../../src/lib/wire/checksum.js'
 import {pcapFile} from '../../../src/lib/wire/pcap.js'
+import {readOffloadFixture, type SegmentCase, type Vnet} from '../../support/offload-fixtures.js'
 
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/offload')
 const hasTshark = spawnSync('tshark', ['--version'], {stdio: 'ignore'}).status === 0
 
-interface Vnet {
-  flags: number
-  gsoType: number
-  hdrLen: number
-  gsoSize: number
-  csumStart: number
-  csumOffset: number
-}
-interface SegmentCase {
-  name: string
-  vnet: Vnet
-  maxIpLen: number
-  frame: string
-  segments: string[] | null
-  reason?: string
-}
 interface CoalesceCase {
   name: string
   frames: string[]
   outputs: {vnet: Vnet | null; frame: string}[]
 }
 
-const segmentCases: SegmentCase[] = JSON.parse(readFileSync(join(FIXTURES, 'segment.json'), 'utf8'))
-const coalesceCases: CoalesceCase[] = JSON.parse(readFileSync(join(FIXTURES, 'coalesce.json'), 'utf8'))
+const segmentCases = readOffloadFixture<SegmentCase[]>('segment.json')
+const coalesceCases = readOffloadFixture<CoalesceCase[]>('coalesce.json')
 
 function writeVnet(b: Uint8Array, at: number, v: Vnet): void {
   const le = (o: number, x: number) => ((b[at + o] = x & 0xff), (b[at + o + 1] = x >>> 8))
