@@ -41,7 +41,7 @@ class Exposition {
   }
 }
 
-/** The status as Prometheus text: per VSID, per port, per drop reason, per reply, per lookup record, io. */
+/** The status as Prometheus text: per VSID, per port, per drop reason, per reply, per lookup record, io, offload, flow cache. */
 export function renderMetrics(status: RuntimeStatus): string {
   const out = new Exposition()
   out.family('hnv_up', 'gauge', 'The engine answers (1).', [[{}, 1]])
@@ -68,6 +68,10 @@ export function renderMetrics(status: RuntimeStatus): string {
   for (const p of status.ports) for (const [stat, n] of Object.entries(p.io)) io.push([{endpoint: 'port', name: p.name, stat}, n])
   for (const pa of status.providerAddresses) for (const [stat, n] of Object.entries(pa.io)) io.push([{endpoint: 'underlay', name: pa.address, stat}, n])
   out.family('hnv_io_total', 'counter', 'I/O counters of the TAPs and the GRE underlays (syscalls, packets, errors), by stat.', io)
+  const offload: [Record<string, string>, number][] = []
+  for (const [kind, counts] of Object.entries(status.offload ?? {})) for (const [stat, n] of Object.entries(counts)) offload.push([{kind, stat}, n])
+  out.family('hnv_offload_total', 'counter', 'Super-frames segmented (segment), segments coalesced (coalesce), super-packets handed to the kernel (kernelGso) and received whole (receive), by stat.', offload)
+  if (status.flowCache) out.family('hnv_flow_cache_total', 'counter', "The per-flow decision cache's hits, misses, stores, evictions and frames it cannot hold (bypassed).", Object.entries(status.flowCache).map(([stat, n]) => [{stat}, n]))
   return out.text()
 }
 

@@ -58,6 +58,8 @@ function status(): RuntimeStatus {
     drops: core.drops,
     replies: core.replies,
     records: core.records,
+    offload: core.offload,
+    flowCache: core.flowCache,
   } as RuntimeStatus
 }
 
@@ -93,5 +95,9 @@ describe('metrics endpoint', () => {
     expect(families.hnv_lookup_record_packets.samples).toEqual([['hnv_lookup_record_packets_total', {customer_address: '10.0.0.7', vsid: '5001', provider_address: '198.51.100.22'}, 1]])
     expect(families.hnv_policy_revision.samples).toEqual([['hnv_policy_revision', {}, 7]])
     expect(families.hnv_io.samples.some(([, labels]) => labels.endpoint === 'underlay' && labels.name === HOST1_PA)).toBe(true)
+    // Both pings were new flows: the first stored, the second (no record) dropped by the full pipeline.
+    expect(families.hnv_flow_cache.samples).toContainEqual(['hnv_flow_cache_total', {stat: 'misses'}, 2])
+    expect(families.hnv_flow_cache.samples).toContainEqual(['hnv_flow_cache_total', {stat: 'stores'}, 1])
+    expect(families.hnv_offload.samples).toContainEqual(['hnv_offload_total', {kind: 'kernelGso', stat: 'superPackets'}, 0])
   })
 })
