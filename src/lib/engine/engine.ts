@@ -149,11 +149,8 @@ class TxBatch implements PacketBatch {
   }
 }
 
-/** Most packets one batch can carry (the addon's limit): the arrival index fits in 10 bits of a key. */
+/** Most packets one batch can carry (the addon's limit). */
 const MAX_BATCH = 1024
-const INDEX_BITS = 10
-/** Grouping keys are int32: PA row << INDEX_BITS | arrival index, so PA rows stay below 2^21. */
-const MAX_PAS = 1 << (31 - INDEX_BITS)
 
 /** Int32 words per destination address (DEST_STRIDE bytes, as PA_STRIDE): a PA is copied in four moves. */
 const ADDRESS_WORDS = DEST_STRIDE / 4
@@ -162,21 +159,6 @@ class UnderlayTx extends TxBatch implements UnderlayTxBatch {
   destinations!: Uint8Array
   /** `destinations` as int32 words (ADDRESS_WORDS per packet). */
   private words!: Int32Array
-  /** Per packet: destination PA row << INDEX_BITS | arrival index, to group a batch by destination. */
-  keys!: Int32Array
-  /** False once a packet arrived for a PA row lower than the one before it. */
-  grouped = true
-  lastPa = 0
-  /** The arrays the grouped batch is permuted into; swapped with the live ones. */
-  private spareOffsets!: Uint32Array
-  private spareLengths!: Uint32Array
-  private spareDestinations!: Uint8Array
-  private spareWords!: Int32Array
-  /**
-   * keys.subarray(0, n) for each batch size n met so far: a typed array's sort() without a comparator
-   * sorts in place natively, 4-5 times faster than a sort in JS on 64 keys, and the views are made once.
-   */
-  private sortViews!: (Int32Array | undefined)[]
 
   constructor(capacity: number) {
     super(capacity)
@@ -192,12 +174,6 @@ class UnderlayTx extends TxBatch implements UnderlayTxBatch {
   private allocate(capacity: number): void {
     this.words = new Int32Array(capacity * ADDRESS_WORDS)
     this.destinations = new Uint8Array(this.words.buffer)
-    this.keys = new Int32Array(capacity)
-    this.sortViews = new Array<Int32Array | undefined>(capacity + 1).fill(undefined)
-    this.spareOffsets = new Uint32Array(capacity)
-    this.spareLengths = new Uint32Array(capacity)
-    this.spareWords = new Int32Array(capacity * ADDRESS_WORDS)
-    this.spareDestinations = new Uint8Array(this.spareWords.buffer)
   }
 
   /** Packet `n`'s destination := PA row `pa`'s address (`paWords`: the table's PA bytes as words, Loaded.paWords). */
@@ -209,44 +185,6 @@ class UnderlayTx extends TxBatch implements UnderlayTxBatch {
     w[at + 1] = paWords[from + 1]
     w[at + 2] = paWords[from + 2]
     w[at + 3] = paWords[from + 3]
-  }
-
-  /**
-   * Orders the batch by destination PA, each destination's packets in arrival order: a sort of the keys
-   * (unique: the arrival index is in them), then one permutation into the spare arrays, which become the
-   * live ones. Allocation-free once each batch size has its view.
-   */
-  group(): void {
-    if (this.grouped) return
-    this.grouped = true
-    const keys = this.keys
-    const n = this.count
-    let view = this.sortViews[n]
-    if (view === undefined) {
-      view = keys.subarray(0, n)
-      this.sortViews[n] = view
-    }
-    view.sort()
-    const {offsets, lengths, destinations, words, spareOffsets, spareLengths, spareDestinations, spareWords} = this
-    for (let i = 0; i < n; i++) {
-      const from = keys[i] & (MAX_BATCH - 1)
-      spareOffsets[i] = offsets[from]
-      spareLengths[i] = lengths[from]
-      const to = i * ADDRESS_WORDS
-      const at = from * ADDRESS_WORDS
-      spareWords[to] = words[at]
-      spareWords[to + 1] = words[at + 1]
-      spareWords[to + 2] = words[at + 2]
-      spareWords[to + 3] = words[at + 3]
-    }
-    this.spareOffsets = offsets
-    this.spareLengths = lengths
-    this.spareDestinations = destinations
-    this.spareWords = words
-    this.offsets = spareOffsets
-    this.lengths = spareLengths
-    this.destinations = spareDestinations
-    this.words = spareWords
   }
 }
 
@@ -430,7 +368,6 @@ export class Engine implements TapHost {
 
   /** Swaps in a new table between two batches; ports and underlays stay as they are. */
   load(table: ForwardingTable): void {
-    if (table.pas.count > MAX_PAS) throw new RangeError(`${table.pas.count} provider addresses: the engine handles up to ${MAX_PAS}`)
     const portSlot = new Int32Array(table.ports.count).fill(NONE)
     for (const slot of this.slots) {
       if (slot.port === null) continue
@@ -931,11 +868,8 @@ export class Engine implements TapHost {
     if (tx.count !== 0 && (tx.buffer !== buf || tx.count === tx.offsets.length)) this.sendUnderlay(u)
     const n = tx.count
     if (n === 0) tx.buffer = buf
-    else if (pa < tx.lastPa) tx.grouped = false
-    tx.lastPa = pa
     tx.offsets[n] = off
     tx.lengths[n] = end - off
-    tx.keys[n] = (pa << INDEX_BITS) | n
     tx.setDestination(n, paWords, pa)
     tx.count = n + 1
   }
@@ -1107,7 +1041,6 @@ export class Engine implements TapHost {
     const {underlay, tx} = this.underlays[u]
     const n = tx.count
     if (n === 0) return
-    tx.group()
     tx.count = 0
     if (this.tap !== null) this.tap.underlayOut(this, underlay.family, underlay.local, tx, n)
     const sent = underlay.send(tx, 0, n)

@@ -439,13 +439,13 @@ describe('engine: the bytes of what the host forwards', () => {
     expect(u4.take().map((s) => [s.destination, parseNvgre(s.packet, 0, 8).vsid])).toEqual([[HOST2_PA, 5001]])
   })
 
-  it('groups a batch by destination PA, one send per underlay, order kept per destination', () => {
+  it('sends a batch to several PAs in one send per underlay, each packet to its own PA, in arrival order', () => {
     const {port, u4} = host1()
     const to = (dst: string, mac: string, seq: number) => ipv4Frame(mac, blue1.mac, {src: '10.0.0.5', dst, ...udp4(1000 + seq, 9)})
     port['hnv-blue1'].receive(to('10.0.0.9', '060600000009', 1), to('10.0.0.7', blue2.mac, 2), to('10.0.0.9', '060600000009', 3), to('10.0.0.7', blue2.mac, 4))
     expect(u4.sendCalls).toBe(1)
     const sent = u4.take().map((s) => [s.destination, s.packet.readUInt16BE(8 + 14 + 20)])
-    expect(sent).toEqual([[HOST2_PA, 1002], [HOST2_PA, 1004], [HOST3_PA, 1001], [HOST3_PA, 1003]])
+    expect(sent).toEqual([[HOST3_PA, 1001], [HOST2_PA, 1002], [HOST3_PA, 1003], [HOST2_PA, 1004]])
   })
 
   it('delivers decapsulated frames as they were inside', () => {
