@@ -538,12 +538,12 @@ export class Engine implements TapHost {
     const pc = this.portCounters.values
     const row = slot.index * this.portCounters.width
     if (this.tap !== null && slot.port !== null) this.tap.portIn(this, slot.port.name, tablePort, batch, vnetLen)
+    let bytes = 0
     for (let i = 0; i < batch.count; i++) {
       const base = batch.offsets[i]
       const len = batch.lengths[i]
       const end = base + len
-      pc[row + PortCounter.RX_PACKETS]++
-      pc[row + PortCounter.RX_BYTES] += len
+      bytes += len
       if (loaded === null) {
         this.drop(loaded, DropReason.PORT_UNKNOWN, slot.index, NONE)
         continue
@@ -558,6 +558,8 @@ export class Engine implements TapHost {
       }
       this.forward(loaded, slot, buf, base, end, base - headroom, len)
     }
+    pc[row + PortCounter.RX_PACKETS] += batch.count
+    pc[row + PortCounter.RX_BYTES] += bytes
     this.flush()
   }
 
