@@ -131,6 +131,7 @@ export class Verdict {
   outEnd: number = 0
 
   reset(off: number, end: number): void {
+    this.ipv4Shaped = false
     this.action = Action.DROP
     this.stage = Stage.PORT_INGRESS
     this.reason = DropReason.NONE
@@ -178,19 +179,28 @@ export class Verdict {
     this.outEnd = end
   }
   /**
-   * reset(off, end), then inPort, etherType IPv4, family 4 and the header offsets set: one store per field
-   * for FlowCache's hits (Pipeline.cachedPort4), which reset alone costs about as much as the lookup.
+   * True while the fields no cached IPv4 decision writes (reason, wire error, reply, gateway, flood,
+   * learning, DHCP; etherType and family stay IPv4) hold what resetIpv4 gives them: only the pipeline's
+   * full path writes those, always after reset(), which clears this.
+   */
+  private ipv4Shaped = false
+
+  /**
+   * reset(off, end), then inPort, etherType IPv4, family 4 and the header offsets set, for FlowCache's
+   * hits (Pipeline.cachedPort4), which a full reset costs about as much as the lookup: after a hit, the
+   * fields no hit writes are still at their values and are left alone.
    */
   resetIpv4(off: number, end: number, inPort: number, l3Off: number, l3End: number, l4Off: number, protocol: number): void {
+    if (!this.ipv4Shaped) {
+      this.reset(off, end)
+      this.etherType = EtherType.IPV4
+      this.family = 4
+      this.ipv4Shaped = true
+    }
     this.action = Action.DROP
     this.stage = Stage.PORT_INGRESS
-    this.reason = DropReason.NONE
-    this.wireError = 0
-    this.reply = Reply.NONE
     this.frameOff = off
     this.frameEnd = end
-    this.etherType = EtherType.IPV4
-    this.family = 4
     this.l3Off = l3Off
     this.l3End = l3End
     this.l4Off = l4Off
@@ -200,7 +210,6 @@ export class Verdict {
     this.srcRecord = NONE
     this.route = NONE
     this.dstRecord = NONE
-    this.gateway = NONE
     this.outPort = NONE
     this.outVsid = NONE
     this.pa = NONE
@@ -214,20 +223,10 @@ export class Verdict {
     this.flowId = 0
     this.mtu = 0
     this.mss = 0
-    this.flood = FloodKind.NONE
-    this.learn = false
-    this.learnFamily = 0
-    this.learnCa = 0
-    this.learnCa1 = 0
-    this.learnCa2 = 0
-    this.learnCa3 = 0
-    this.learnMacHi = 0
-    this.learnMacLo = 0
-    this.learnPa = NONE
-    this.dhcpMessage = 0
     this.outOff = off
     this.outEnd = end
   }
+
 }
 
 function drop(v: Verdict, reason: number): number {

@@ -356,8 +356,11 @@ afterAll(() => {
   expect(seen.misses).toBeGreaterThan(1000)
 })
 
+/** Every field of the Verdict but its bookkeeping of which fields resetIpv4 may skip. */
 function verdictFields(v: Verdict): Record<string, unknown> {
-  return {...v}
+  const fields: Record<string, unknown> = {...v}
+  delete fields.ipv4Shaped
+  return fields
 }
 
 describe('flow cache', () => {
