@@ -614,63 +614,53 @@ export function compileColumns(columns: PolicyColumns, revision: number, sources
       routerMacLo,
       byValue: vsidByValue.build(),
     },
-    routes: {
-      count: routeCount,
-      domain: routeDomain,
-      vsid: routeVsid,
-      family: routeFamily,
-      get prefix() {
-        return (routeTexts ??= routeTextsOf(rt, routeOrigin)).prefix
+    routes: withLazyColumns(
+      {count: routeCount, domain: routeDomain, vsid: routeVsid, family: routeFamily, onLink: routeOnLink, nextHop: routeNextHop, metric: routeMetric, length: routeLength, origin: routeOrigin},
+      {
+        prefix: () => (routeTexts ??= routeTextsOf(rt, routeOrigin)).prefix,
+        nextHopText: () => (routeTexts ??= routeTextsOf(rt, routeOrigin)).nextHop,
       },
-      onLink: routeOnLink,
-      nextHop: routeNextHop,
-      get nextHopText() {
-        return (routeTexts ??= routeTextsOf(rt, routeOrigin)).nextHop
+    ),
+    records: withLazyColumns(
+      {
+        count: recordCount,
+        vsid: recordVsid,
+        domain: recordDomain,
+        family: recordFamily,
+        ca: recordCa,
+        macHi: recordMacHi,
+        macLo: recordMacLo,
+        pa: recordPa,
+        type: recordTypes,
+        rule: recordRule,
+        gateway: recordGateway,
+        origin: recordOrigin,
+        byCa4: byCa4Map,
+        byCa6: byCa6Map,
+        wildcardByMac: wildcardByMac.build(),
+        gatewayByPa: gatewayByPa.build(),
       },
-      metric: routeMetric,
-      length: routeLength,
-      origin: routeOrigin,
-    },
-    records: {
-      count: recordCount,
-      vsid: recordVsid,
-      domain: recordDomain,
-      family: recordFamily,
-      ca: recordCa,
-      get caText() {
-        return (caTexts ??= texts(recordCount, (i) => rec.caTextOf(recordOrigin[i])))
+      {
+        caText: () => (caTexts ??= texts(recordCount, (i) => rec.caTextOf(recordOrigin[i]))),
+        vmName: () => (vmNames ??= texts(recordCount, (i) => rec.vmName.text(recordOrigin[i]))),
       },
-      macHi: recordMacHi,
-      macLo: recordMacLo,
-      pa: recordPa,
-      type: recordTypes,
-      rule: recordRule,
-      gateway: recordGateway,
-      get vmName() {
-        return (vmNames ??= texts(recordCount, (i) => rec.vmName.text(recordOrigin[i])))
+    ),
+    gateways: withLazyColumns(
+      {
+        count: gwCount,
+        vsid: gwVsid,
+        family: gwFamily,
+        address: gwAddress,
+        macHi: gwMacHi,
+        macLo: gwMacLo,
+        record: gwRecord,
+        route: gwRoute,
+        byAddress4: gwByAddress4.build(),
+        byAddress6: gwByAddress6.build(),
+        byMac: gwByMac.build(),
       },
-      origin: recordOrigin,
-      byCa4: byCa4Map,
-      byCa6: byCa6Map,
-      wildcardByMac: wildcardByMac.build(),
-      gatewayByPa: gatewayByPa.build(),
-    },
-    gateways: {
-      count: gwCount,
-      vsid: gwVsid,
-      family: gwFamily,
-      address: gwAddress,
-      get addressText() {
-        return (gwTexts ??= texts(gwCount, (i) => (gwFamily[i] === 4 ? ipv4Text(gwAddress[i * 4]) : wordsToV6(gwAddress, i * 4))))
-      },
-      macHi: gwMacHi,
-      macLo: gwMacLo,
-      record: gwRecord,
-      route: gwRoute,
-      byAddress4: gwByAddress4.build(),
-      byAddress6: gwByAddress6.build(),
-      byMac: gwByMac.build(),
-    },
+      {addressText: () => (gwTexts ??= texts(gwCount, (i) => (gwFamily[i] === 4 ? ipv4Text(gwAddress[i * 4]) : wordsToV6(gwAddress, i * 4))))},
+    ),
     pas: {
       count: paCount,
       family: paFamily,
@@ -730,6 +720,16 @@ function sortedIndices(count: number, compare: (a: number, b: number) => number)
   const order: number[] = []
   for (let i = 0; i < count; i++) order.push(i)
   return order.sort(compare)
+}
+
+/**
+ * `columns` with the `lazy` ones added as getters (each computed on first read, for status and trace):
+ * added afterwards, because an object literal with accessors is made in V8's dictionary mode, and then
+ * every read of a column in the forwarding path (t.records.pa, ...) is a generic property lookup.
+ */
+function withLazyColumns<C extends object, L extends object>(columns: C, lazy: {[K in keyof L]: () => L[K]}): C & Readonly<L> {
+  for (const key of Object.keys(lazy) as (keyof L & string)[]) Object.defineProperty(columns, key, {get: lazy[key], enumerable: true})
+  return columns as C & Readonly<L>
 }
 
 /**
