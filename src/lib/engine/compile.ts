@@ -722,13 +722,29 @@ function sortedIndices(count: number, compare: (a: number, b: number) => number)
   return order.sort(compare)
 }
 
+const LAZY = Symbol('lazy columns')
+type LazyColumns = Record<string, () => unknown>
+/** One getter per lazy column name, the same function for every table (see withLazyColumns). */
+const lazyGetters = new Map<string, (this: {[LAZY]: LazyColumns}) => unknown>()
+
 /**
- * `columns` with the `lazy` ones added as getters (each computed on first read, for status and trace):
- * added afterwards, because an object literal with accessors is made in V8's dictionary mode, and then
- * every read of a column in the forwarding path (t.records.pa, ...) is a generic property lookup.
+ * `columns` with the `lazy` ones added as getters (each computed on first read, for status and trace).
+ * Added afterwards, as the same functions for every table: V8 makes an object literal with accessors,
+ * and an object given accessors another table's object of its shape does not share, in dictionary mode,
+ * and then every read of a column in the forwarding path (t.records.pa, ...) is a generic lookup.
  */
 function withLazyColumns<C extends object, L extends object>(columns: C, lazy: {[K in keyof L]: () => L[K]}): C & Readonly<L> {
-  for (const key of Object.keys(lazy) as (keyof L & string)[]) Object.defineProperty(columns, key, {get: lazy[key], enumerable: true})
+  Object.defineProperty(columns, LAZY, {value: lazy})
+  for (const key of Object.keys(lazy)) {
+    let get = lazyGetters.get(key)
+    if (get === undefined) {
+      get = function (this: {[LAZY]: LazyColumns}) {
+        return this[LAZY][key]()
+      }
+      lazyGetters.set(key, get)
+    }
+    Object.defineProperty(columns, key, {get, enumerable: true})
+  }
   return columns as C & Readonly<L>
 }
 
