@@ -9,9 +9,9 @@
 // through the pipeline like any frame; the arena is sent with the rest of the batch. Frames bound for a
 // TSO port are queued behind a zero virtio header as before and, when a flush holds two or more, the
 // Coalescer merges the TCP runs (and, for a port with USO, the UDP runs) into super-frames (one copy)
-// before the single write; if its output area
-// is too small the frames go out as they are. A transmit batch holds frames of one buffer (ring or arena):
-// a frame from another buffer, or a full batch, first sends what is queued.
+// before the single write; if its output area is too small the frames go out as they are. A transmit
+// batch holds frames of one buffer (ring or arena): a frame from another buffer, or a full batch, first
+// sends what is queued.
 //
 // load() swaps the table between two batches; ports stay open. A port whose name the table does not
 // know is kept and its frames dropped (port-unknown) until a table names it. Counters are typed arrays;
