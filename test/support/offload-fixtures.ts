@@ -24,7 +24,7 @@ export interface SegmentCase {
   reason?: string
 }
 
-export function readOffloadFixture<T>(name: 'segment.json' | 'coalesce.json'): T {
+export function readOffloadFixture<T>(name: 'segment.json' | 'coalesce.json' | 'coalesce-udp.json'): T {
   return JSON.parse(readFileSync(fileURLToPath(new URL(`../fixtures/offload/${name}`, import.meta.url)), 'utf8')) as T
 }
 

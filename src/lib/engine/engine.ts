@@ -8,9 +8,10 @@
 // Segmenter (offload.ts) into an arena of MTU-sized segments, each with headroom, and each segment then goes
 // through the pipeline like any frame; the arena is sent with the rest of the batch. Frames bound for a
 // TSO port are queued behind a zero virtio header as before and, when a flush holds two or more, the
-// Coalescer merges the TCP runs into super-frames (one copy) before the single write; if its output area
-// is too small the frames go out as they are. A transmit batch holds frames of one buffer (ring or arena):
-// a frame from another buffer, or a full batch, first sends what is queued.
+// Coalescer merges the TCP runs (and, for a port with USO, the UDP runs) into super-frames (one copy)
+// before the single write; if its output area is too small the frames go out as they are. A transmit
+// batch holds frames of one buffer (ring or arena): a frame from another buffer, or a full batch, first
+// sends what is queued.
 //
 // load() swaps the table between two batches; ports stay open. A port whose name the table does not
 // know is kept and its frames dropped (port-unknown) until a table names it. Counters are typed arrays;
@@ -201,6 +202,8 @@ interface PortSlot {
   vnetLen: number
   /** The port takes TCP super-frames (TSO): what is queued for it is coalesced. */
   gro: boolean
+  /** With gro, the port also takes UDP super-frames (USO, Linux 6.2 on): UDP datagrams are coalesced too. */
+  uso: boolean
   /** In `touched` for the current batch. */
   queued: boolean
   tx: TxBatch
@@ -406,7 +409,7 @@ export class Engine implements TapHost {
     }
     let slot = this.slots.find((s) => s.port === null)
     if (slot === undefined) {
-      slot = {index: this.slots.length, port: null, tablePort: NONE, vnetLen: 0, gro: false, queued: false, tx: new TxBatch(this.capacity)}
+      slot = {index: this.slots.length, port: null, tablePort: NONE, vnetLen: 0, gro: false, uso: false, queued: false, tx: new TxBatch(this.capacity)}
       this.slots.push(slot)
       this.portCounters.ensureRows(this.slots.length)
     }
@@ -414,6 +417,7 @@ export class Engine implements TapHost {
     slot.port = port
     slot.vnetLen = port.features.vnetHdr ? port.features.vnetHdrLen : 0
     slot.gro = tso && port.features.tso
+    slot.uso = slot.gro && port.features.uso
     const loaded = this.loaded
     slot.tablePort = loaded?.table.portIndex(port.name) ?? NONE
     if (loaded !== null && slot.tablePort !== NONE) loaded.portSlot[slot.tablePort] = slot.index
@@ -1019,7 +1023,7 @@ export class Engine implements TapHost {
         tx.lengths[k] -= h
       }
       out.reset()
-      const made = this.coalescer.coalesce(tx.buffer, tx.offsets, tx.lengths, n, out, h)
+      const made = this.coalescer.coalesce(tx.buffer, tx.offsets, tx.lengths, n, out, h, slot.uso)
       for (let k = 0; k < n; k++) {
         tx.offsets[k] -= h
         tx.lengths[k] += h

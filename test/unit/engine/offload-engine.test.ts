@@ -10,7 +10,7 @@ import type {PortFeatures} from '../../../src/lib/engine/ports.js'
 import type {Checksum, Memcpy} from '../../../src/lib/engine/offload.js'
 import {nativeAvailable, nativeChecksum, nativeMemcpy} from '../../../src/lib/engine/io/native.js'
 import {fold, sum16} from '../../../src/lib/wire/checksum.js'
-import {VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_HEADER_LEN} from '../../../src/lib/engine/vnet.js'
+import {VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_UDP_L4, VNET_HEADER_LEN} from '../../../src/lib/engine/vnet.js'
 import {parseNvgre} from '../../../src/lib/wire/index.js'
 import {MemoryPort} from '../../support/memory-port.js'
 import {l4Payload as payload, segmentedCases, vnetHeader} from '../../support/offload-fixtures.js'
@@ -65,7 +65,8 @@ describe('TSO super-frames through two engines', () => {
 
       const arrived = blue2.take()
       const tcp = frame[14 + 9] === 6
-      // TCP runs come out as fewer frames (a GSO header when two or more merged); UDP passes through.
+      // TCP runs come out as fewer frames (a GSO header when two or more merged); UDP datagrams as one
+      // GSO_UDP_L4 super-frame (Blue2's port has USO).
       expect(arrived.length).toBeLessThanOrEqual(c.segments.length)
       // The coalescer leaves IPv4 options and ECN-marked runs alone (offload.ts); the rest must merge.
       const mergeable = !/IP options|ECN/.test(c.name)
@@ -73,7 +74,7 @@ describe('TSO super-frames through two engines', () => {
         expect(arrived.length).toBeLessThan(c.segments.length)
         expect(arrived[0][1]).toBe(VNET_GSO_TCPV4)
       }
-      if (!tcp) for (const a of arrived) expect(a[1]).toBe(VNET_GSO_NONE)
+      if (!tcp) expect(arrived.map((a) => a[1])).toEqual(c.segments.length > 1 ? [VNET_GSO_UDP_L4] : [VNET_GSO_NONE])
       const got = Buffer.concat(arrived.map((a) => payload(a.subarray(VNET_HEADER_LEN))))
       expect(got.equals(payload(frame))).toBe(true)
 
@@ -118,6 +119,17 @@ describe('TSO super-frames through two engines', () => {
     const {blue1, blue2} = twoHosts({})
     blue1.receive(Buffer.concat([vnetHeader(c.vnet), Buffer.from(c.frame, 'hex')]))
     expect(blue2.take().map((f) => f.toString('hex'))).toEqual(c.segments)
+  })
+
+  it('a receiving port with TSO but without USO (a kernel before 6.2) gets UDP datagrams one by one', () => {
+    const c = CASES.find((x) => x.frame.slice(46, 48) === '11' && x.segments.length > 2)!
+    const {u1, u2, blue1, blue2, e2} = twoHosts({...TSO, uso: false}, false)
+    blue1.receive(Buffer.concat([vnetHeader(c.vnet), Buffer.from(c.frame, 'hex')]))
+    u2.receive(u1.take().map((w) => ({source: HOST1_PA, packet: w.packet})))
+    const arrived = blue2.take()
+    expect(arrived.map((a) => a[1])).toEqual(c.segments.map(() => VNET_GSO_NONE))
+    expect(arrived.map((a) => a.subarray(VNET_HEADER_LEN).toString('hex'))).toEqual(c.segments)
+    expect(e2.status().offload.coalesce.udpSuperframes).toBe(0)
   })
 
   it('many super-frames in one batch: the arena is sent and reused, nothing is lost or reordered', () => {
