@@ -13,7 +13,7 @@ import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {PHYS, Topology, classicSpec} from '../../src/lib/demo/topology.js'
-import {inNs, requireTools} from '../support/netns.js'
+import {inNs, requireTools, startInNs} from '../support/netns.js'
 
 const isRoot = process.getuid?.() === 0
 if (!isRoot) console.warn('test/integration/offload.test.ts: skipped, needs root (network namespaces, TAPs, raw GRE sockets)')
@@ -51,25 +51,7 @@ socket.on('error', (e) => { console.error(e.message); process.exit(1) })
 `
 
 function node(ns: string, script: string, args: string[] = []): {done: Promise<string>; ready: Promise<void>} {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script, ...args], {stdio: ['ignore', 'pipe', 'pipe']})
-  let out = ''
-  let err = ''
-  let markReady!: () => void
-  const ready = new Promise<void>((r) => (markReady = r))
-  child.stdout.on('data', (c: Buffer) => {
-    out += c.toString()
-    if (out.includes('listening')) markReady()
-  })
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()))
-  const timer = setTimeout(() => child.kill(), 150_000)
-  const done = new Promise<string>((resolve, reject) =>
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      if (code === 0) resolve(out.replace('listening\n', '').trim())
-      else reject(new Error(`${ns}: exit ${code}: ${err.trim()}`))
-    }),
-  )
-  return {done, ready}
+  return startInNs(ns, [process.execPath, '-e', script, ...args], 150_000)
 }
 
 const topologies: Topology[] = []

@@ -5,12 +5,11 @@
 // into the datagrams (udp_rcv_segment); without (--no-offload) the port gets them one by one. Needs root;
 // namespaces hnvt-pu-<pid>-* are removed in afterAll, also on failure. Provider addresses from
 // 198.51.100.0/24; tenant addresses only inside the VMs.
-import {spawn} from 'node:child_process'
 
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {Topology, classicSpec} from '../../src/lib/demo/topology.js'
-import {namespacesLeft} from '../support/netns.js'
+import {namespacesLeft, startInNs} from '../support/netns.js'
 
 const isRoot = process.getuid?.() === 0
 if (!isRoot) console.warn('test/integration/udp-gro.test.ts: skipped, needs root (network namespaces, TAPs, raw GRE sockets)')
@@ -71,25 +70,7 @@ print('sent', BURSTS * BURST, flush=True)
 `
 
 function python(ns: string, script: string, args: string[] = []): {done: Promise<string>; ready: Promise<void>} {
-  const child = spawn('ip', ['netns', 'exec', ns, '/usr/bin/python3', '-c', script, ...args], {stdio: ['ignore', 'pipe', 'pipe']})
-  let out = ''
-  let err = ''
-  let markReady!: () => void
-  const ready = new Promise<void>((r) => (markReady = r))
-  child.stdout.on('data', (c: Buffer) => {
-    out += c.toString()
-    if (out.includes('listening')) markReady()
-  })
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()))
-  const timer = setTimeout(() => child.kill(), 60_000)
-  const done = new Promise<string>((resolve, reject) =>
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      if (code === 0) resolve(out.replace('listening\n', '').trim())
-      else reject(new Error(`${ns}: exit ${code}: ${out.trim()} ${err.trim()}`))
-    }),
-  )
-  return {done, ready}
+  return startInNs(ns, ['/usr/bin/python3', '-c', script, ...args], 60_000)
 }
 
 const topologies: Topology[] = []

@@ -1,5 +1,5 @@
 // Commands inside a test's network namespaces (integration tests only; they create and remove the namespaces).
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawn} from 'node:child_process'
 
 /** Runs a command in namespace `ns`; its stdout. Throws when it exits non-zero. */
 export function inNs(ns: string, ...args: string[]): string {
@@ -36,4 +36,30 @@ export function requireTools(tools: string[], install: string): void {
 /** Namespaces whose names start with `prefix`: after a test's teardown there must be none. */
 export function namespacesLeft(prefix: string): string[] {
   return execFileSync('ip', ['netns', 'list'], {encoding: 'utf8'}).split('\n').filter((line) => line.startsWith(prefix))
+}
+
+/**
+ * Starts `command` in namespace `ns`: `ready` resolves once it prints a line "listening", `done` with the
+ * rest of its stdout when it exits 0 (it rejects with its output otherwise, or once `timeoutMs` pass).
+ */
+export function startInNs(ns: string, command: string[], timeoutMs: number): {done: Promise<string>; ready: Promise<void>} {
+  const child = spawn('ip', ['netns', 'exec', ns, ...command], {stdio: ['ignore', 'pipe', 'pipe']})
+  let out = ''
+  let err = ''
+  let markReady!: () => void
+  const ready = new Promise<void>((r) => (markReady = r))
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString()
+    if (out.includes('listening')) markReady()
+  })
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()))
+  const timer = setTimeout(() => child.kill(), timeoutMs)
+  const done = new Promise<string>((resolve, reject) =>
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      if (code === 0) resolve(out.replace('listening\n', '').trim())
+      else reject(new Error(`${ns}: exit ${code}: ${out.trim()} ${err.trim()}`))
+    }),
+  )
+  return {done, ready}
 }

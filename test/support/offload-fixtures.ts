@@ -1,8 +1,10 @@
 // The offload fixtures scapy made (test/fixtures/offload/*.json, written by make-fixtures.py there) and
-// the small readers the tests share: the virtio header of a case as bytes, a frame's L4 payload.
+// the small readers the tests share: a virtio header to and from bytes, a frame's L4 payload, a batch of
+// frames at unaligned offsets, an OffloadBatch's frames.
 import {readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
+import type {OffloadBatch} from '../../src/lib/engine/offload.js'
 import {VNET_HEADER_LEN} from '../../src/lib/engine/vnet.js'
 
 export interface Vnet {
@@ -51,4 +53,32 @@ export function l4Payload(frame: Buffer): Buffer {
   const l4 = ip + (frame[ip] & 0x0f) * 4
   const l4Header = frame[ip + 9] === 6 ? (frame[l4 + 12] >> 4) * 4 : 8
   return frame.subarray(l4 + l4Header, ip + total)
+}
+
+/** The virtio header at `b[at]` (little-endian fields). */
+export function readVnet(b: Uint8Array, at: number): Vnet {
+  const le = (o: number) => b[at + o] | (b[at + o + 1] << 8)
+  return {flags: b[at], gsoType: b[at + 1], hdrLen: le(2), gsoSize: le(4), csumStart: le(6), csumOffset: le(8)}
+}
+
+/** Frames in one buffer at odd offsets with gaps filled with `gap` (nothing may assume alignment). */
+export function unalignedBatch(inputs: Buffer[], gap = 0): {src: Buffer; offsets: Uint32Array; lengths: Uint32Array} {
+  const src = Buffer.alloc(inputs.reduce((a, f) => a + f.length + 7, 3), gap)
+  const offsets = new Uint32Array(inputs.length)
+  const lengths = new Uint32Array(inputs.length)
+  let at = 3
+  inputs.forEach((f, i) => {
+    offsets[i] = at
+    lengths[i] = f.length
+    f.copy(src, at)
+    at += f.length + 7
+  })
+  return {src, offsets, lengths}
+}
+
+/** Copies of an OffloadBatch's packets from index `from` on. */
+export function batchFrames(out: OffloadBatch, from = 0): Buffer[] {
+  const r: Buffer[] = []
+  for (let i = from; i < out.count; i++) r.push(Buffer.from(out.buffer.subarray(out.offsets[i], out.offsets[i] + out.lengths[i])))
+  return r
 }

@@ -7,7 +7,7 @@ import {describe, expect, it} from 'vitest'
 import {Coalescer, CoalesceStat, OffloadBatch, Segmenter, UDP_GRO_MAX_SEGMENTS} from '../../../src/lib/engine/offload.js'
 import {VNET_GSO_UDP_L4, VNET_HEADER_LEN} from '../../../src/lib/engine/vnet.js'
 import {fold, sum16} from '../../../src/lib/wire/checksum.js'
-import {readOffloadFixture, type Vnet} from '../../support/offload-fixtures.js'
+import {batchFrames, readOffloadFixture, readVnet, unalignedBatch, type Vnet} from '../../support/offload-fixtures.js'
 
 interface CoalesceCase {
   name: string
@@ -26,45 +26,18 @@ const COPIES = [
   ['memcpy and checksum options', {memcpy, checksum}],
 ] as const
 
-function readVnet(b: Uint8Array, at: number): Vnet {
-  const le = (o: number) => b[at + o] | (b[at + o + 1] << 8)
-  return {flags: b[at], gsoType: b[at + 1], hdrLen: le(2), gsoSize: le(4), csumStart: le(6), csumOffset: le(8)}
-}
-
-/** The case's frames in one buffer at odd offsets with gaps (nothing may assume alignment). */
-function batch(hex: string[]): {src: Buffer; offsets: Uint32Array; lengths: Uint32Array} {
-  const inputs = hex.map((h) => Buffer.from(h, 'hex'))
-  const src = Buffer.alloc(inputs.reduce((a, f) => a + f.length + 7, 3), 0xee)
-  const offsets = new Uint32Array(inputs.length)
-  const lengths = new Uint32Array(inputs.length)
-  let at = 3
-  inputs.forEach((f, i) => {
-    offsets[i] = at
-    lengths[i] = f.length
-    f.copy(src, at)
-    at += f.length + 7
-  })
-  return {src, offsets, lengths}
-}
-
-function outputs(out: OffloadBatch): Buffer[] {
-  const r: Buffer[] = []
-  for (let i = 0; i < out.count; i++) r.push(Buffer.from(out.buffer.subarray(out.offsets[i], out.offsets[i] + out.lengths[i])))
-  return r
-}
-
 describe.each(COPIES)('Coalescer with UDP (%s): runs of datagrams scapy made, against the GSO_UDP_L4 super-frames', (_, options) => {
   for (const vnetLen of [10, 12]) {
     for (const c of cases) {
       it(`${c.name} (virtio header ${vnetLen} bytes)`, () => {
         const co = new Coalescer(options)
-        const {src, offsets, lengths} = batch(c.frames)
+        const {src, offsets, lengths} = unalignedBatch(c.frames.map((h) => Buffer.from(h, 'hex')), 0xee)
         const before = Buffer.from(src)
         const out = new OffloadBatch(512 * 1024, 128)
         const n = co.coalesce(src, offsets, lengths, c.frames.length, out, vnetLen, true)
         expect(src.equals(before)).toBe(true)
         expect(n).toBe(c.outputs.length)
-        outputs(out).forEach((o, k) => {
+        batchFrames(out).forEach((o, k) => {
           const want = c.outputs[k]
           const where = `output ${k}`
           if (want.vnet === null) expect(o.subarray(0, vnetLen).every((x) => x === 0), where).toBe(true)
@@ -85,10 +58,10 @@ describe.each(COPIES)('Coalescer with UDP (%s): runs of datagrams scapy made, ag
   it('without udp (a port without USO) every datagram passes through on its own', () => {
     for (const c of cases) {
       const co = new Coalescer(options)
-      const {src, offsets, lengths} = batch(c.frames)
+      const {src, offsets, lengths} = unalignedBatch(c.frames.map((h) => Buffer.from(h, 'hex')), 0xee)
       const out = new OffloadBatch(512 * 1024, 128)
       expect(co.coalesce(src, offsets, lengths, c.frames.length, out, VNET_HEADER_LEN), c.name).toBe(c.frames.length)
-      expect(outputs(out).map((o) => o.subarray(VNET_HEADER_LEN).toString('hex')), c.name).toEqual(c.frames)
+      expect(batchFrames(out).map((o) => o.subarray(VNET_HEADER_LEN).toString('hex')), c.name).toEqual(c.frames)
       expect(co.stats[CoalesceStat.UDP_SUPERFRAMES]).toBe(0)
     }
   })
@@ -97,7 +70,7 @@ describe.each(COPIES)('Coalescer with UDP (%s): runs of datagrams scapy made, ag
     const segmenter = new Segmenter(options)
     for (const c of cases) {
       const co = new Coalescer(options)
-      const {src, offsets, lengths} = batch(c.frames)
+      const {src, offsets, lengths} = unalignedBatch(c.frames.map((h) => Buffer.from(h, 'hex')), 0xee)
       const sup = new OffloadBatch(512 * 1024, 128)
       co.coalesce(src, offsets, lengths, c.frames.length, sup, VNET_HEADER_LEN, true)
       const back = new OffloadBatch(1 << 20, 256)
@@ -109,7 +82,7 @@ describe.each(COPIES)('Coalescer with UDP (%s): runs of datagrams scapy made, ag
         expect(segmenter.segment(sup.buffer, o, o + VNET_HEADER_LEN, o + sup.lengths[k], 65535, back, 0), c.name).toBeGreaterThan(0)
       }
       // Output order is per flow; within each flow the datagrams keep their order.
-      const got = outputs(back).map((f) => f.toString('hex'))
+      const got = batchFrames(back).map((f) => f.toString('hex'))
       expect([...got].sort(), c.name).toEqual([...c.frames].sort())
       // Flows by source port (every case uses one address pair), TCP and fragments kept apart.
       const flowOf = (h: string) => {

@@ -13,7 +13,7 @@ import {DropReason, dropReasonName} from '../../../src/lib/engine/stages.js'
 import {VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_HEADER_LEN, vnetIngress} from '../../../src/lib/engine/vnet.js'
 import {checksumValid, fold, sum16} from '../../../src/lib/wire/checksum.js'
 import {pcapFile} from '../../../src/lib/wire/pcap.js'
-import {readOffloadFixture, type SegmentCase, type Vnet} from '../../support/offload-fixtures.js'
+import {batchFrames, readOffloadFixture, readVnet, unalignedBatch, type SegmentCase, type Vnet} from '../../support/offload-fixtures.js'
 
 const hasTshark = spawnSync('tshark', ['--version'], {stdio: 'ignore'}).status === 0
 
@@ -36,11 +36,6 @@ function writeVnet(b: Uint8Array, at: number, v: Vnet): void {
   le(8, v.csumOffset)
 }
 
-function readVnet(b: Uint8Array, at: number): Vnet {
-  const le = (o: number) => b[at + o] | (b[at + o + 1] << 8)
-  return {flags: b[at], gsoType: b[at + 1], hdrLen: le(2), gsoSize: le(4), csumStart: le(6), csumOffset: le(8)}
-}
-
 /** The case's header and frame in a buffer, at odd offsets (nothing may assume alignment). */
 function source(c: {vnet: Vnet; frame: string}): {src: Buffer; hdr: number; frame: number; end: number} {
   const frame = Buffer.from(c.frame, 'hex')
@@ -48,12 +43,6 @@ function source(c: {vnet: Vnet; frame: string}): {src: Buffer; hdr: number; fram
   writeVnet(src, 3, c.vnet)
   frame.copy(src, 3 + VNET_HEADER_LEN)
   return {src, hdr: 3, frame: 3 + VNET_HEADER_LEN, end: 3 + VNET_HEADER_LEN + frame.length}
-}
-
-function frames(out: OffloadBatch, from = 0): Buffer[] {
-  const r: Buffer[] = []
-  for (let i = from; i < out.count; i++) r.push(Buffer.from(out.buffer.subarray(out.offsets[i], out.offsets[i] + out.lengths[i])))
-  return r
 }
 
 const HEADROOM = 62
@@ -78,7 +67,7 @@ function segmentAll(): Buffer[] {
     const {src, hdr, frame, end} = source(c)
     out.reset()
     expect(segmenter.segment(src, hdr, frame, end, c.maxIpLen, out, HEADROOM)).toBe(c.segments!.length)
-    all.push(...frames(out))
+    all.push(...batchFrames(out))
   }
   return all
 }
@@ -106,7 +95,7 @@ describe.each(COPIES)('Segmenter (%s): super-frames from a vnet_hdr TAP, against
       }
       expect(n).toBe(c.segments.length)
       expect(out.count).toBe(1 + n)
-      const got = frames(out, 1)
+      const got = batchFrames(out, 1)
       got.forEach((g, i) => expect(g.toString('hex'), 'segment ' + i).toBe(c.segments![i]))
       let prevEnd = 5
       for (let i = 1; i < out.count; i++) {
@@ -131,7 +120,7 @@ describe.each(COPIES)('Segmenter (%s): super-frames from a vnet_hdr TAP, against
       const n = segmenter.segment(src, hdr, frame, end, c.maxIpLen, out, 0)
       const stream = Buffer.alloc(sup.length - payloadAt)
       let covered = 0
-      for (const s of frames(out)) {
+      for (const s of batchFrames(out)) {
         const off = (s.readUInt32BE(tcp + 4) - seq0) >>> 0
         const p = s.subarray(payloadAt)
         p.copy(stream, off)
@@ -177,7 +166,7 @@ describe.each(COPIES)('Segmenter (%s): super-frames from a vnet_hdr TAP, against
         const o = outs[(i + round) % outs.length]
         o.reset()
         expect(s.segment(src, hdr, frame, end, c.maxIpLen, o, HEADROOM)).toBe(c.segments!.length)
-        expect(frames(o).map((f) => f.toString('hex'))).toEqual(c.segments)
+        expect(batchFrames(o).map((f) => f.toString('hex'))).toEqual(c.segments)
       })
     }
   })
@@ -212,7 +201,7 @@ describe('Segmenter: the IP length field bounds the super-frame', () => {
     const {src, hdr, frame: f, end} = source({vnet: v.vnet, frame: frame.toString('hex')})
     const out = new OffloadBatch(256 * 1024, 128)
     const n = new Segmenter().segment(src, hdr, f, end, v.maxIpLen, out, 0)
-    return n < 0 ? n : frames(out)
+    return n < 0 ? n : batchFrames(out)
   }
   it('bytes after the IP packet (padding) are not sent', () => {
     for (const v of [c, c6]) {
@@ -273,23 +262,14 @@ describe.each(COPIES)('Coalescer (%s): runs of segments scapy made, against the 
       it(c.name + ' (virtio header ' + vnetLen + ' bytes)', () => {
         const co = new Coalescer(options)
         const inputs = c.frames.map((h) => Buffer.from(h, 'hex'))
-        const src = Buffer.alloc(inputs.reduce((a, f) => a + f.length + 7, 3))
-        const offsets = new Uint32Array(inputs.length)
-        const lengths = new Uint32Array(inputs.length)
-        let at = 3
-        inputs.forEach((f, i) => {
-          offsets[i] = at
-          lengths[i] = f.length
-          f.copy(src, at)
-          at += f.length + 7
-        })
+        const {src, offsets, lengths} = unalignedBatch(inputs)
         const before = Buffer.from(src)
         const out = new OffloadBatch(256 * 1024, 128)
         const n = co.coalesce(src, offsets, lengths, inputs.length, out, vnetLen)
         expect(src.equals(before)).toBe(true)
         expect(n).toBe(c.outputs.length)
         expect(out.count).toBe(n)
-        frames(out).forEach((o, k) => {
+        batchFrames(out).forEach((o, k) => {
           const want = c.outputs[k]
           const where = 'output ' + k
           if (want.vnet === null) expect(o.subarray(0, vnetLen).every((x) => x === 0), where).toBe(true)
@@ -322,7 +302,7 @@ describe.each(COPIES)('Coalescer (%s): runs of segments scapy made, against the 
         const o = sup.offsets[k]
         expect(segmenter.segment(sup.buffer, o, o + VNET_HEADER_LEN, o + sup.lengths[k], 1500, back, 0)).toBeGreaterThan(0)
       }
-      const got = frames(back).map((f) => f.toString('hex')).sort()
+      const got = batchFrames(back).map((f) => f.toString('hex')).sort()
       expect(got, name).toEqual([...c.frames].sort())
     }
   })
@@ -338,7 +318,7 @@ describe.each(COPIES)('Coalescer (%s): runs of segments scapy made, against the 
     inputs.forEach((f, i) => ((offsets[i] = at), (lengths[i] = f.length), (at += f.length)))
     const out = new OffloadBatch(256 * 1024, 16)
     expect(new Coalescer().coalesce(src, offsets, lengths, inputs.length, out, 10)).toBe(3)
-    expect(frames(out)[1].subarray(10).equals(inputs[5])).toBe(true)
+    expect(batchFrames(out)[1].subarray(10).equals(inputs[5])).toBe(true)
   })
 
   it('refuses a batch that does not fit the output area, leaving it unchanged', () => {
@@ -489,7 +469,7 @@ describe('properties', () => {
           const o = out.offsets[k]
           expect(segmenter.segment(out.buffer, o, o + VNET_HEADER_LEN, o + out.lengths[k], 65535, back, 0)).toBeGreaterThan(0)
         }
-        const got = frames(back).map((f) => f.toString('hex'))
+        const got = batchFrames(back).map((f) => f.toString('hex'))
         const want = built.map((b) => b.frame.toString('hex'))
         expect(got.length).toBe(want.length)
         for (const flow of [0, 1]) {
