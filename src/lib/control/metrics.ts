@@ -71,7 +71,7 @@ export function renderMetrics(status: RuntimeStatus): string {
   const offload: [Record<string, string>, number][] = []
   for (const [kind, counts] of Object.entries(status.offload ?? {})) for (const [stat, n] of Object.entries(counts)) offload.push([{kind, stat}, n])
   out.family('hnv_offload_total', 'counter', 'Super-frames segmented (segment), segments coalesced (coalesce), super-packets handed to the kernel (kernelGso) and received whole (receive), by stat.', offload)
-  if (status.flowCache) out.family('hnv_flow_cache_total', 'counter', "The per-flow decision cache's hits, misses, stores, evictions and frames it cannot hold (bypassed).", Object.entries(status.flowCache).map(([stat, n]) => [{stat}, n]))
+  if (status.flowCache) out.family('hnv_flow_cache_total', 'counter', "The per-flow decision cache's hits, misses, stores, evictions, frames it cannot hold (bypassed) and misses it did not store while thrashing (unstored).", Object.entries(status.flowCache).map(([stat, n]) => [{stat}, n]))
   return out.text()
 }
 

@@ -34,7 +34,7 @@ export function statusSections(status: RuntimeStatus): Section[] {
     LastError: status.lastError ? `revision ${status.lastError.revision ?? '?'} at ${status.lastError.at}: ${status.lastError.message}` : null,
     TapMTU: status.tapMtu,
     Segmentation: status.segmentation ?? null,
-    FlowCache: status.flowCache ? `${status.flowCache.hits} hits, ${status.flowCache.misses} misses, ${status.flowCache.bypassed} bypassed, ${status.flowCache.evictions} evictions` : 'off',
+    FlowCache: status.flowCache ? `${status.flowCache.hits} hits, ${status.flowCache.misses} misses, ${status.flowCache.bypassed} bypassed, ${status.flowCache.evictions} evictions, ${status.flowCache.unstored} not stored (thrashing)` : 'off',
     Uptime: `${status.uptimeSeconds} s`,
     Socket: status.socket,
   }

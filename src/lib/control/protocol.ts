@@ -112,7 +112,7 @@ export interface RuntimeStatus {
   replies: Record<string, number>
   /** TAP offloads: super-frames segmented, segments coalesced (offload.ts counters). */
   offload: EngineStatus['offload']
-  /** The per-flow decision cache: hits, misses, stores, evictions, bypassed; null when it is off. */
+  /** The per-flow decision cache: hits, misses, stores, evictions, bypassed, unstored; null when it is off. */
   flowCache: EngineStatus['flowCache']
   /** Where TCP super-frames are segmented, per provider address: kernel GSO (tcx) or userspace, and why. */
   segmentation?: string

@@ -17,6 +17,13 @@
 // policies and frames), and the engine acts and counts on it unchanged. `hnv trace` and the tap's
 // decisions never come here: they call the pipeline itself.
 //
+// Thrashing (more new flows than the cache holds, a scan, every frame another flow): storing every miss
+// costs more than the lookups it saves (a cold cache line per store). At the first storable miss after
+// THRASH_WINDOW lookups the cache compares its hits and storable misses since the last look; with fewer
+// hits it stores only one miss in THRASH_STORE_EVERY until the next look (as OVS's EMC insertion
+// probability), so a flow that lasts still gets in, and a working set that fits is soon back to hitting
+// and to storing every miss.
+//
 // Storage: numeric, preallocated, no allocation per packet. Int32Array entries, 4 per bucket (set
 // associative; a full bucket replaces its entries in turn), each the key words and the decision's fields;
 // beside them a tag array holds each entry's table generation and key hash, the 4 tags of a bucket in 32
@@ -28,12 +35,19 @@ import {Stage} from './stages.js'
 import {NONE, type ForwardingTable} from './table.js'
 import {ADDR_DST, ADDR_SRC} from './ports.js'
 
-/** Counters of a FlowCache (stats[i]); `misses` includes the frames the cache cannot hold, `bypassed` does not. */
-export const FlowCacheStat = {HITS: 0, MISSES: 1, STORES: 2, EVICTIONS: 3, BYPASSED: 4} as const
-export const FLOW_CACHE_STAT_NAMES: readonly string[] = ['hits', 'misses', 'stores', 'evictions', 'bypassed']
+/**
+ * Counters of a FlowCache (stats[i]); `misses` includes the frames the cache cannot hold, `bypassed` does
+ * not; `unstored`: misses it could have stored but did not, while thrashing.
+ */
+export const FlowCacheStat = {HITS: 0, MISSES: 1, STORES: 2, EVICTIONS: 3, BYPASSED: 4, UNSTORED: 5} as const
+export const FLOW_CACHE_STAT_NAMES: readonly string[] = ['hits', 'misses', 'stores', 'evictions', 'bypassed', 'unstored']
 
 /** Entries per bucket. */
 const WAYS = 4
+/** Lookups between two looks at the hit ratio. */
+const THRASH_WINDOW = 1024
+/** While thrashing, one storable miss in this many is stored. */
+const THRASH_STORE_EVERY = 32
 /** Entries of each direction's cache by default (a power of two): 8192 flows, about 1.1 MB in all. */
 export const DEFAULT_FLOW_CACHE_ENTRIES = 8192
 
@@ -128,6 +142,12 @@ export class FlowCache {
   private gen = 1
   /** The way a full bucket gives up next. */
   private victim = 0
+  /** Storable misses since the last look at the hit ratio, and stats[HITS] at that look. */
+  private windowMisses = 0
+  private windowHits = 0
+  /** Fewer hits than storable misses in the last window: only every THRASH_STORE_EVERY-th is stored. */
+  private thrashing = false
+  private sinceStore = 0
   /**
    * A DataView of the last buffer keys were read from: one big-endian load per key word instead of four
    * byte loads (about 10 ns a frame). Made again only when frames come in another buffer (a port's ring,
@@ -190,7 +210,7 @@ export class FlowCache {
   private portMiss(p: Pipeline, t: ForwardingTable, port: number, buf: Buffer, off: number, end: number, v: Verdict, first: number, h: number, macHis: number, dstLo: number, srcLo: number, ipSrc: number, ipDst: number): number {
     this.stats[FlowCacheStat.MISSES]++
     const action = p.fromPort(t, port, buf, off, end, v)
-    if ((action === Action.ENCAP || action === Action.DELIVER) && v.family === 4 && !v.learn) {
+    if ((action === Action.ENCAP || action === Action.DELIVER) && v.family === 4 && !v.learn && this.storing()) {
       const c = this.port
       const e = this.slot(this.portTags, first, h) * P_STRIDE
       c[e + P_PORT] = port
@@ -268,7 +288,7 @@ export class FlowCache {
     first: number, h: number, outerDst: number, outerSrc: number, vsid: number, dstHi: number, dstLo: number, srcHi: number, srcLo: number, ipSrc: number): number {
     this.stats[FlowCacheStat.MISSES]++
     const action = p.fromUnderlay(t, family, buf, off, end, addrs, addrOff, v)
-    if (action === Action.DELIVER && v.family === 4 && v.flood === FloodKind.NONE && !v.learn) {
+    if (action === Action.DELIVER && v.family === 4 && v.flood === FloodKind.NONE && !v.learn && this.storing()) {
       const c = this.underlay
       const e = this.slot(this.underlayTags, first, h) * U_STRIDE
       c[e + U_OUTER_DST] = outerDst
@@ -312,6 +332,21 @@ export class FlowCache {
     return action !== Action.ENCAP || p.cachedEncap4(t, buf, (flags & F_MSS) !== 0, v)
   }
 
+  /** Whether to store this storable miss (see "Thrashing" at the top); counts the ones it does not. */
+  private storing(): boolean {
+    const store = !this.thrashing || ++this.sinceStore === THRASH_STORE_EVERY
+    if (store) this.sinceStore = 0
+    else this.stats[FlowCacheStat.UNSTORED]++
+    const misses = ++this.windowMisses
+    const hits = this.stats[FlowCacheStat.HITS] - this.windowHits
+    if (hits + misses >= THRASH_WINDOW) {
+      this.thrashing = hits < misses
+      this.windowHits += hits
+      this.windowMisses = 0
+    }
+    return store
+  }
+
   /**
    * The entry of bucket `first` to (over)write for hash `h`: a stale one, else the next victim. Returns
    * its index with its tag set.
@@ -345,5 +380,9 @@ export class FlowCache {
   private swap(t: ForwardingTable): void {
     this.table = t
     this.gen = (this.gen + 1) | 0 || 1
+    // The misses that follow refill the cache: the last window says nothing about them.
+    this.thrashing = false
+    this.windowMisses = 0
+    this.windowHits = this.stats[FlowCacheStat.HITS]
   }
 }

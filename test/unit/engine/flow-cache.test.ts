@@ -12,6 +12,7 @@ import {compile} from '../../../src/lib/engine/compile.js'
 import {Engine} from '../../../src/lib/engine/engine.js'
 import {FlowCache, FlowCacheStat} from '../../../src/lib/engine/flow-cache.js'
 import {Pipeline, Verdict} from '../../../src/lib/engine/pipeline.js'
+import {IoStat} from '../../../src/lib/engine/ports.js'
 import type {ForwardingTable} from '../../../src/lib/engine/table.js'
 import type {PolicyDocument} from '../../../src/lib/policy/service.js'
 import {addressBlock, MemoryUnderlay} from '../../support/memory-underlay.js'
@@ -481,6 +482,42 @@ describe('flow cache, by example', () => {
     expect(underlay.take().map((s) => s.destination)).toEqual([HOST3_PA, HOST3_PA])
     expect([stats[FlowCacheStat.MISSES], stats[FlowCacheStat.HITS]]).toEqual([2, 3])
     expect(engine.status().flowCache).toMatchObject({hits: 3, misses: 2, stores: 2})
+    engine.close()
+  })
+
+  it('stores one miss in 32 while thrashing, and every miss again once a working set that fits is hitting', () => {
+    // A gateway VM (GatewayWildcard: any source address) sending to a remote VM from ever new sources.
+    const gatewayMac = '020000000002'
+    const doc: PolicyDocument = {
+      Version: 1,
+      LookupRecords: [
+        {CustomerAddress: '0.0.0.0', VirtualSubnetID: 5001, MACAddress: gatewayMac, ProviderAddress: HOST1_PA, Rule: 'TranslationMethodEncap', VMName: 'gw', Type: 'GatewayWildcard'},
+        {CustomerAddress: '10.0.0.7', VirtualSubnetID: 5001, MACAddress: VMS.blue2.mac, ProviderAddress: HOST2_PA, Rule: 'TranslationMethodEncap', VMName: 'Blue2', Type: 'Static'},
+      ],
+      CustomerRoutes: [{RoutingDomainID: RDID_A, VirtualSubnetID: 5001, DestinationPrefix: '10.0.0.0/24', NextHop: '0.0.0.0', Metric: 255}],
+      ProviderAddresses: [{ProviderAddress: HOST1_PA, InterfaceIndex: 2, PrefixLength: 24}],
+      VMNetworkAdapters: [{VMName: 'gw', Name: 'Network Adapter', MacAddress: gatewayMac, VirtualSubnetId: 5001, InterfaceName: 'hnv-gw'}],
+    }
+    const underlay = new MemoryUnderlay({family: 4, local: HOST1_PA, record: false})
+    const engine = new Engine({underlays: [underlay]})
+    const gw = new MemoryPort({name: 'hnv-gw', record: false})
+    engine.load(compile(doc, 1))
+    engine.attach(gw)
+    const from = (n: number) => ipv4Frame(VMS.blue2.mac, gatewayMac, {src: `172.16.${n >> 8}.${n & 255}`, dst: '10.0.0.7', ...udp4(1000, 9)})
+    const stats = engine.flowCache!.stats
+    const count = () => [FlowCacheStat.HITS, FlowCacheStat.MISSES, FlowCacheStat.STORES, FlowCacheStat.UNSTORED].map((s) => stats[s])
+    // 3072 flows of one frame each: the first window of 1024 misses is stored, then one in 32.
+    for (let n = 0; n < 3072; n += 64) gw.receive(...Array.from({length: 64}, (_, k) => from(n + k)))
+    expect(count()).toEqual([0, 3072, 1024 + 2048 / 32, 2048 - 2048 / 32])
+    expect(engine.status().drops).toSatisfy((d: Record<string, number>) => Object.values(d).every((x) => x === 0))
+    // 64 flows over and over: they get in one by one, the cache stops thrashing, and they all hit.
+    const set = Array.from({length: 64}, (_, k) => from(5000 + k))
+    for (let pass = 0; pass < 60; pass++) gw.receive(...set)
+    const before = count()
+    gw.receive(...set)
+    expect(count()[0] - before[0]).toBe(64)
+    // Stored or not, every frame went out encapsulated.
+    expect(underlay.stats[IoStat.TX_PACKETS]).toBe(3072 + 61 * 64)
     engine.close()
   })
 
