@@ -729,9 +729,10 @@ const lazyGetters = new Map<string, (this: {[LAZY]: LazyColumns}) => unknown>()
 
 /**
  * `columns` with the `lazy` ones added as getters (each computed on first read, for status and trace).
- * Added afterwards, as the same functions for every table: V8 makes an object literal with accessors,
- * and an object given accessors another table's object of its shape does not share, in dictionary mode,
- * and then every read of a column in the forwarding path (t.records.pa, ...) is a generic lookup.
+ * Added afterwards, and as the same functions for every table, because V8 puts in dictionary mode both an
+ * object literal with accessors and an object given an accessor that the earlier objects of its shape
+ * do not share; then every read of a column in the forwarding path (t.records.pa, ...) is a generic
+ * lookup.
  */
 function withLazyColumns<C extends object, L extends object>(columns: C, lazy: {[K in keyof L]: () => L[K]}): C & Readonly<L> {
   Object.defineProperty(columns, LAZY, {value: lazy})
