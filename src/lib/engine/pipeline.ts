@@ -131,39 +131,38 @@ export class Verdict {
   outEnd: number = 0
 
   reset(off: number, end: number): void {
+    this.resetRare(0, 0)
     this.ipv4Shaped = false
-    this.action = Action.DROP
-    this.stage = Stage.PORT_INGRESS
+    this.resetCommon(off, end, NONE, 0, 0, 0, 0)
+  }
+
+  /**
+   * True while the fields only the pipeline's full path writes (resetRare's) hold what resetIpv4 gives
+   * them: the full path always starts with reset(), which clears this.
+   */
+  private ipv4Shaped = false
+
+  /**
+   * reset(off, end), then inPort, etherType IPv4, family 4 and the header offsets set, for FlowCache's
+   * hits (Pipeline.cachedPort4), whose full reset would cost about as much as the lookup: after a hit,
+   * the fields no hit writes (resetRare's) still hold these values and are left alone.
+   */
+  resetIpv4(off: number, end: number, inPort: number, l3Off: number, l3End: number, l4Off: number, protocol: number): void {
+    if (!this.ipv4Shaped) {
+      this.resetRare(EtherType.IPV4, 4)
+      this.ipv4Shaped = true
+    }
+    this.resetCommon(off, end, inPort, l3Off, l3End, l4Off, protocol)
+  }
+
+  /** The fields no cached decision writes: drop details, replies, the gateway, flooding, learning, DHCP. */
+  private resetRare(etherType: number, family: number): void {
     this.reason = DropReason.NONE
     this.wireError = 0
     this.reply = Reply.NONE
-    this.frameOff = off
-    this.frameEnd = end
-    this.etherType = 0
-    this.family = 0
-    this.l3Off = 0
-    this.l3End = 0
-    this.l4Off = 0
-    this.protocol = 0
-    this.inPort = NONE
-    this.vsid = NONE
-    this.srcRecord = NONE
-    this.route = NONE
-    this.dstRecord = NONE
+    this.etherType = etherType
+    this.family = family
     this.gateway = NONE
-    this.outPort = NONE
-    this.outVsid = NONE
-    this.pa = NONE
-    this.srcPa = NONE
-    this.routed = false
-    this.dstMacHi = 0
-    this.dstMacLo = 0
-    this.srcMacHi = 0
-    this.srcMacLo = 0
-    this.greVsid = 0
-    this.flowId = 0
-    this.mtu = 0
-    this.mss = 0
     this.flood = FloodKind.NONE
     this.learn = false
     this.learnFamily = 0
@@ -175,28 +174,10 @@ export class Verdict {
     this.learnMacLo = 0
     this.learnPa = NONE
     this.dhcpMessage = 0
-    this.outOff = off
-    this.outEnd = end
   }
-  /**
-   * True while the fields no cached IPv4 decision writes (reason, wire error, reply, gateway, flood,
-   * learning, DHCP; etherType and family stay IPv4) hold what resetIpv4 gives them: only the pipeline's
-   * full path writes those, always after reset(), which clears this.
-   */
-  private ipv4Shaped = false
 
-  /**
-   * reset(off, end), then inPort, etherType IPv4, family 4 and the header offsets set, for FlowCache's
-   * hits (Pipeline.cachedPort4), which a full reset costs about as much as the lookup: after a hit, the
-   * fields no hit writes are still at their values and are left alone.
-   */
-  resetIpv4(off: number, end: number, inPort: number, l3Off: number, l3End: number, l4Off: number, protocol: number): void {
-    if (!this.ipv4Shaped) {
-      this.reset(off, end)
-      this.etherType = EtherType.IPV4
-      this.family = 4
-      this.ipv4Shaped = true
-    }
+  /** Every other field: what a cached decision or the engine after it may write. */
+  private resetCommon(off: number, end: number, inPort: number, l3Off: number, l3End: number, l4Off: number, protocol: number): void {
     this.action = Action.DROP
     this.stage = Stage.PORT_INGRESS
     this.frameOff = off
@@ -226,7 +207,6 @@ export class Verdict {
     this.outOff = off
     this.outEnd = end
   }
-
 }
 
 function drop(v: Verdict, reason: number): number {
