@@ -744,7 +744,10 @@ export class Engine implements TapHost {
     this.flush()
   }
 
-  /** Acts on a verdict for a frame from port slot `inSlot`; `floor` is the first byte of its slot. */
+  /**
+   * Acts on a verdict other than ENCAP (forward() sends those to encap() itself) for a frame from port
+   * slot `inSlot`; `floor` is the first byte of its slot.
+   */
   private apply(loaded: Loaded, v: Verdict, buf: Buffer, floor: number, inSlot: number): void {
     switch (v.action) {
       case Action.DELIVER: {
@@ -757,8 +760,6 @@ export class Engine implements TapHost {
       }
       case Action.FLOOD:
         return this.floodFromPort(loaded, v, buf, floor, inSlot)
-      case Action.ENCAP:
-        return this.encap(loaded, v, buf, floor, inSlot)
       case Action.REPLY: {
         // TTL_EXPIRED: the frame itself is dropped, the time exceeded replaces it.
         if (v.reason !== DropReason.NONE) this.drop(loaded, v.reason, inSlot, v.vsid)
