@@ -590,8 +590,7 @@ export class Coalescer {
       let len = lengths[i]
       if (segs[i] === 1) {
         writeVnetNone(dst, at, vnetLen)
-        if (this.memcpy === null || len < NATIVE_MIN_BYTES) copy(this.sv, f, f + len, dv, at + vnetLen)
-        else this.memcpy(src, f, f + len, dst, at + vnetLen)
+        this.copyBytes(src, f, f + len, dst, dv, at + vnetLen)
         this.stats[CoalesceStat.PASSED_THROUGH]++
       } else {
         len = this.writeSuper(src, offsets, i, dst, dv, at, vnetLen) - vnetLen
@@ -809,37 +808,40 @@ export class Coalescer {
     const gsoType = udp ? VNET_GSO_UDP_L4 : v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4
     writeVnetGso(dst, at, vnetLen, gsoType, hdrsLen, this.ipEnd[i] - this.payAt[i], l4, udp ? Udp.CHECKSUM : Tcp.CHECKSUM)
     const base = at + vnetLen
-    const memcpy = this.memcpy
-    if (memcpy === null || this.ipEnd[i] - f < NATIVE_MIN_BYTES) copy(this.sv, f, this.ipEnd[i], dv, base)
-    else memcpy(src, f, this.ipEnd[i], dst, base)
+    this.copyBytes(src, f, this.ipEnd[i], dst, dv, base)
     let w = base + this.ipEnd[i] - f
     let last = i
     for (let m = this.next[i]; m >= 0; m = this.next[m]) {
-      if (memcpy === null || this.ipEnd[m] - this.payAt[m] < NATIVE_MIN_BYTES) copy(this.sv, this.payAt[m], this.ipEnd[m], dv, w)
-      else memcpy(src, this.payAt[m], this.ipEnd[m], dst, w)
+      this.copyBytes(src, this.payAt[m], this.ipEnd[m], dst, dv, w)
       w += this.ipEnd[m] - this.payAt[m]
       last = m
     }
     const ip = base + Eth.HEADER_LEN
-    const tcp = base + l4
+    const l4Out = base + l4
     const protocol = udp ? IpProto.UDP : IpProto.TCP
-    if (udp) setU16(dst, tcp + Udp.LENGTH, w - tcp)
-    else dst[tcp + Tcp.FLAGS] |= src[this.l4At[last] + Tcp.FLAGS] & TcpFlag.PSH
-    const tcpLen = w - tcp
+    const l4Len = w - l4Out
+    if (udp) setU16(dst, l4Out + Udp.LENGTH, l4Len)
+    else dst[l4Out + Tcp.FLAGS] |= src[this.l4At[last] + Tcp.FLAGS] & TcpFlag.PSH
     let pseudo = 0
     if (v6) {
-      setU16(dst, ip + Ipv6.PAYLOAD_LEN, w - tcp)
-      pseudo = sum16(dst, ip + Ipv6.SRC, ip + Ipv6.SRC + 32, protocol + tcpLen)
+      setU16(dst, ip + Ipv6.PAYLOAD_LEN, l4Len)
+      pseudo = sum16(dst, ip + Ipv6.SRC, ip + Ipv6.SRC + 32, protocol + l4Len)
     } else {
       setU16(dst, ip + Ipv4.LENGTH, w - ip)
       setU16(dst, ip + Ipv4.CHECKSUM, 0)
-      setU16(dst, ip + Ipv4.CHECKSUM, ~fold(sum16(dst, ip, tcp)) & 0xffff)
-      pseudo = sum16(dst, ip + Ipv4.SRC, ip + Ipv4.SRC + 8, protocol + tcpLen)
+      setU16(dst, ip + Ipv4.CHECKSUM, ~fold(sum16(dst, ip, l4Out)) & 0xffff)
+      pseudo = sum16(dst, ip + Ipv4.SRC, ip + Ipv4.SRC + 8, protocol + l4Len)
     }
     // NEEDS_CSUM: the field holds the pseudo-header sum (over the super-frame's length), not
     // complemented; the guest finishes it (for UDP, __udp_gso_segment moves it to each datagram's length).
-    setU16(dst, tcp + (udp ? Udp.CHECKSUM : Tcp.CHECKSUM), fold(pseudo))
+    setU16(dst, l4Out + (udp ? Udp.CHECKSUM : Tcp.CHECKSUM), fold(pseudo))
     return w - at
+  }
+
+  /** `src[from, to)` to `dst` at `at`: the addon's memcpy when given one and the run is long enough (NATIVE_MIN_BYTES). */
+  private copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, dv: DataView, at: number): void {
+    if (this.memcpy === null || to - from < NATIVE_MIN_BYTES) copy(this.sv, from, to, dv, at)
+    else this.memcpy(src, from, to, dst, at)
   }
 }
 
