@@ -18,8 +18,8 @@
 // decisions never come here: they call the pipeline itself.
 //
 // Thrashing (more new flows than the cache holds, a scan, every frame another flow): storing every miss
-// costs more than the lookups it saves (a cold cache line per store). At the first storable miss after
-// THRASH_WINDOW lookups the cache compares its hits and storable misses since the last look; with fewer
+// costs more than the lookups it saves (a cold cache line per store). At the first storable miss once
+// THRASH_WINDOW hits and storable misses have passed, the cache compares the two since the last look; with fewer
 // hits it stores only one miss in THRASH_STORE_EVERY until the next look (as OVS's EMC insertion
 // probability), so a flow that lasts still gets in, and a working set that fits is soon back to hitting
 // and to storing every miss.
@@ -44,7 +44,7 @@ export const FLOW_CACHE_STAT_NAMES: readonly string[] = ['hits', 'misses', 'stor
 
 /** Entries per bucket. */
 const WAYS = 4
-/** Lookups between two looks at the hit ratio. */
+/** Hits and storable misses between two looks at the hit ratio. */
 const THRASH_WINDOW = 1024
 /** While thrashing, one storable miss in this many is stored. */
 const THRASH_STORE_EVERY = 32
