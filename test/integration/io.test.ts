@@ -26,6 +26,7 @@ const ALL_NS = [NS_VM, NS_A, NS_B]
 const TAP_VM = `hio${process.pid}t`
 const TAP_VNET = `hio${process.pid}v`
 const TAP_HOST = `hio${process.pid}h`
+const TAP_DOWN = `hio${process.pid}d`
 const VETH_A = `hio${process.pid}a`
 const VETH_B = `hio${process.pid}b`
 
@@ -121,7 +122,7 @@ describe.skipIf(!isRoot)('native I/O against the kernel (needs root: namespaces,
     for (const port of ports) port.close()
     for (const ns of ALL_NS) tryRun(() => ip('netns', 'del', ns))
     // A TAP that never left the root namespace goes away with its fd; this catches anything else.
-    for (const dev of [TAP_VM, TAP_VNET, TAP_HOST]) tryRun(() => ip('link', 'del', dev))
+    for (const dev of [TAP_VM, TAP_VNET, TAP_HOST, TAP_DOWN]) tryRun(() => ip('link', 'del', dev))
     const left = ourLeftovers()
     if (left.length > 0) throw new Error(`left behind: ${left.join('; ')}`)
   })
@@ -218,6 +219,23 @@ describe.skipIf(!isRoot)('native I/O against the kernel (needs root: namespaces,
       await waitFor('the TAP to disappear', () => !ip('-n', NS_VM, '-o', 'link', 'show').includes(tapName))
     })
   }
+
+  it('counts a frame for a TAP that is down (a VM shut down: EIO) as txLinkDown, not as an error, and sends once it is up', () => {
+    const port = TapPort.open({name: TAP_DOWN, up: false, vnetHdr: false, batchSize: 4})
+    ports.push(port)
+    ip('link', 'set', 'dev', TAP_DOWN, 'netns', NS_VM)
+    // A broadcast frame: any frame will do, the kernel refuses it before looking.
+    const tx: PacketBatch = {buffer: Buffer.alloc(64), offsets: Uint32Array.of(0), lengths: Uint32Array.of(60), count: 1}
+    tx.buffer.fill(0xff, 0, 6)
+    tx.buffer.writeUInt16BE(ETH_ARP, 12)
+    expect(port.send(tx, 0, 1)).toBe(0)
+    expect(port.stats[IoStat.TX_LINK_DOWN]).toBe(1)
+    expect(port.stats[IoStat.TX_ERRORS]).toBe(0)
+    ip('-n', NS_VM, 'link', 'set', TAP_DOWN, 'up')
+    expect(port.send(tx, 0, 1)).toBe(1)
+    expect(port.stats[IoStat.TX_PACKETS]).toBe(1)
+    expect(port.stats[IoStat.TX_LINK_DOWN]).toBe(1)
+  })
 
   for (const family of [4, 6] as const) {
     it(`sends a batch of GRE packets over IPv${family} with sendmmsg and receives it with recvmmsg`, async () => {

@@ -67,7 +67,7 @@ export function renderMetrics(status: RuntimeStatus): string {
   const io: [Record<string, string | number | null>, number][] = []
   for (const p of status.ports) for (const [stat, n] of Object.entries(p.io)) io.push([{endpoint: 'port', name: p.name, stat}, n])
   for (const pa of status.providerAddresses) for (const [stat, n] of Object.entries(pa.io)) io.push([{endpoint: 'underlay', name: pa.address, stat}, n])
-  out.family('hnv_io_total', 'counter', 'I/O counters of the TAPs and the GRE underlays (syscalls, packets, errors), by stat.', io)
+  out.family('hnv_io_total', 'counter', 'I/O counters of the TAPs and the GRE underlays (syscalls, packets, errors, frames refused because the interface is down: txLinkDown), by stat.', io)
   const offload: [Record<string, string>, number][] = []
   for (const [kind, counts] of Object.entries(status.offload ?? {})) for (const [stat, n] of Object.entries(counts)) offload.push([{kind, stat}, n])
   out.family('hnv_offload_total', 'counter', 'Super-frames segmented (segment), segments coalesced (coalesce), super-packets handed to the kernel (kernelGso) and received whole (receive), by stat.', offload)

@@ -51,7 +51,7 @@ export function statusSections(status: RuntimeStatus): Section[] {
           LinkMTU: pa.linkMtu,
           RxPackets: pa.io.rxPackets,
           TxPackets: pa.io.txPackets,
-          TxErrors: pa.io.txErrors + pa.io.txWouldBlock,
+          TxErrors: pa.io.txErrors + pa.io.txWouldBlock + pa.io.txLinkDown,
         })),
       },
     },

@@ -70,8 +70,13 @@ export const IoStat = {
   TX_WOULDBLOCK: 6,
   /** Dropped because the kernel refused the packet (e.g. EMSGSIZE, EINVAL). */
   TX_ERRORS: 7,
+  /**
+   * Dropped because the interface is down: a TAP whose VM side is not up refuses writes (EIO), a socket
+   * whose device is down says ENETDOWN. A state (a VM shut down), not a fault: not in TX_ERRORS.
+   */
+  TX_LINK_DOWN: 8,
 } as const
-export const IO_STAT_COUNT = 8
+export const IO_STAT_COUNT = 9
 export const IO_STAT_NAMES: readonly string[] = [
   'rxPackets',
   'rxBatches',
@@ -81,6 +86,7 @@ export const IO_STAT_NAMES: readonly string[] = [
   'txPackets',
   'txWouldBlock',
   'txErrors',
+  'txLinkDown',
 ]
 
 export type ErrorHandler = (error: Error) => void

@@ -1,5 +1,7 @@
 // What a TAP port and a GRE underlay share: one fd, one receive ring read by the addon's uv_poll
 // reader, counters, and the transmit loop that turns the addon's "count or -errno" into drops.
+import {constants} from 'node:os'
+
 import {
   IO_STAT_COUNT,
   IoStat,
@@ -122,13 +124,22 @@ export abstract class FdEndpoint<Rx extends RxBatch, Tx extends PacketBatch> {
         this.stats[IoStat.TX_WOULDBLOCK] += end - next
         break
       } else {
-        this.stats[IoStat.TX_ERRORS]++
-        this.lastErrno = done
+        this.countSendError(done)
         next++
       }
     }
     this.stats[IoStat.TX_PACKETS] += sent
     return sent
+  }
+
+  /** A send that failed with -errno: TX_LINK_DOWN when the interface is down (EIO, ENETDOWN), else TX_ERRORS. */
+  protected countSendError(errno: number): void {
+    if (errno === -constants.errno.EIO || errno === -constants.errno.ENETDOWN) {
+      this.stats[IoStat.TX_LINK_DOWN]++
+      return
+    }
+    this.stats[IoStat.TX_ERRORS]++
+    this.lastErrno = errno
   }
 
   close(): void {

@@ -66,10 +66,8 @@ export class PhysicalLink extends FdEndpoint<RxBatch, UnderlayTxBatch> implement
 
   sendFrame(etherType: number, dstMac: Uint8Array, buf: Buffer, off: number, len: number): number {
     const sent = native().packetSend(this.fd, this.interfaceIndex, etherType, dstMac, buf, off, len)
-    if (sent < 0) {
-      this.stats[IoStat.TX_ERRORS]++
-      this.lastErrno = sent
-    } else this.stats[IoStat.TX_PACKETS]++
+    if (sent < 0) this.countSendError(sent)
+    else this.stats[IoStat.TX_PACKETS]++
     return sent
   }
 
